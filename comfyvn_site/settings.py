@@ -1,0 +1,183 @@
+"""Settings for comfyvn-market, read from the environment through django-environ.
+
+Embedded default: SQLite and every runtime folder under ``var/`` in the project, so a new
+user needs no server. Production: ``DATABASE_URL=postgres://...``, ``SECRET_KEY``,
+``DEBUG=false``, ``ALLOWED_HOSTS`` and gunicorn (``gunicorn comfyvn_site.wsgi``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env.str(
+    "SECRET_KEY",
+    # Only ever used by the embedded development setup; production sets its own.
+    default="insecure-dev-key-comfyvn-market-change-me-in-production",
+)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+
+# --- where things live --------------------------------------------------------------
+MARKET_ROOT = Path(env.str("MARKET_ROOT", default=str(BASE_DIR / "var"))).resolve()
+COMFYVN_CONFIG = Path(
+    env.str("COMFYVN_CONFIG", default=str(BASE_DIR / "config" / "comfyvn.json"))
+).resolve()
+MARKET_EXTENSIONS_DIR = MARKET_ROOT / "extensions"
+MARKET_LOG_DIR = MARKET_ROOT / "logs"
+# Server-side bundle paths accepted by install; anything else is path_not_allowed.
+MARKET_PACKAGE_DIRS = [
+    Path(p).resolve()
+    for p in env.list("MARKET_PACKAGE_DIRS", default=[str(MARKET_ROOT / "packages")])
+]
+# Extra global-route prefixes per trust level, merged into the sandbox defaults.
+MARKET_ROUTE_ALLOWLIST = env.json("MARKET_ROUTE_ALLOWLIST", default={})
+# Reads (list, catalog, health, ...) may be public; writes always need permissions.
+MARKET_PUBLIC_READS = env.bool("MARKET_PUBLIC_READS", default=True)
+MARKET_ARCHIVE_LIMITS = {
+    "max_package_bytes": env.int("MARKET_MAX_PACKAGE_BYTES", default=256 * 1024**2),
+    "max_entries": env.int("MARKET_MAX_ENTRIES", default=5000),
+    "max_file_bytes": env.int("MARKET_MAX_FILE_BYTES", default=128 * 1024**2),
+    "max_total_bytes": env.int("MARKET_MAX_TOTAL_BYTES", default=512 * 1024**2),
+    "max_ratio": env.int("MARKET_MAX_RATIO", default=200),
+}
+# Ed25519 catalogue signing key (PEM, PKCS#8) used when a reviewer approves as verified.
+MARKET_SIGNING_KEY_FILE = Path(
+    env.str("MARKET_SIGNING_KEY_FILE", default=str(MARKET_ROOT / "keys" / "catalog.pem"))
+)
+# Extra trusted public keys: {key_id: base64 raw 32-byte Ed25519 public key}.
+MARKET_TRUSTED_KEYS = env.json("MARKET_TRUSTED_KEYS", default={})
+
+# --- Django -----------------------------------------------------------------------------
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "market",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "market.middleware.FeatureFlagMiddleware",
+]
+
+ROOT_URLCONF = "comfyvn_site.urls"
+WSGI_APPLICATION = "comfyvn_site.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": env.db(
+        "DATABASE_URL", default=f"sqlite:///{MARKET_ROOT / 'db.sqlite3'}"
+    ),
+}
+DATABASES["default"].setdefault("ATOMIC_REQUESTS", False)
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Wait for a writer instead of failing at once with "database is locked".
+    _sqlite_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _sqlite_options.setdefault("timeout", 20)
+    # Take the write lock when a transaction starts, so two installs serialise instead
+    # of one failing with "database is locked" when it upgrades a read lock.
+    _sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = MARKET_ROOT / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    # Catalogue bundles go through the storage API: a local folder by default, an
+    # S3-compatible bucket when django-storages is configured in its place.
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MARKET_ROOT / "catalog")},
+    },
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+FILE_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024**2
+DATA_UPLOAD_MAX_MEMORY_SIZE = 4 * 1024**2
+
+REST_FRAMEWORK = {
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["market.api.permissions.MarketReadPermission"],
+    "DEFAULT_PAGINATION_CLASS": "market.api.pagination.MarketPagination",
+    "PAGE_SIZE": 50,
+    "EXCEPTION_HANDLER": "market.api.exceptions.market_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_THROTTLE_RATES": {
+        "market_install": env.str("MARKET_INSTALL_THROTTLE", default="30/min"),
+    },
+}
+
+SPECTACULAR_SETTINGS = {
+    "TITLE": "ComfyVN Marketplace API",
+    "DESCRIPTION": "List, install, uninstall and review ComfyVN extensions.",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+}
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "loggers": {
+        "market": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    X_FRAME_OPTIONS = "DENY"
+    SECURE_CONTENT_TYPE_NOSNIFF = True

@@ -1,0 +1,31 @@
+"""Test settings: the real settings with fast hashing and throwaway runtime folders.
+
+Tests point ``MARKET_ROOT`` and ``COMFYVN_CONFIG`` at a temporary folder per test
+(``tests/conftest.py``); this module only makes the defaults harmless.
+"""
+
+import tempfile
+from pathlib import Path
+
+from comfyvn_site.settings import *  # noqa: F403
+from comfyvn_site.settings import REST_FRAMEWORK
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+_TMP = Path(tempfile.mkdtemp(prefix="comfyvn-market-test-"))
+MARKET_ROOT = _TMP / "var"
+COMFYVN_CONFIG = _TMP / "config" / "comfyvn.json"
+MARKET_EXTENSIONS_DIR = MARKET_ROOT / "extensions"
+MARKET_LOG_DIR = MARKET_ROOT / "logs"
+MARKET_PACKAGE_DIRS = [MARKET_ROOT / "packages"]
+MARKET_SIGNING_KEY_FILE = MARKET_ROOT / "keys" / "catalog.pem"
+STORAGES = {
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(MARKET_ROOT / "catalog")},
+    },
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {"market_install": "1000/min"},
+}

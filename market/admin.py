@@ -1,0 +1,154 @@
+"""Django admin: the review workflow and read-only lifecycle tables."""
+
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
+from django.utils.html import format_html
+
+from market import review
+from market.errors import MarketError
+from market.models import CatalogEntry, InstalledExtension, LifecycleError, LifecycleEvent
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Audit records are written by the services only."""
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def _pretty(value) -> str:
+    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
+
+
+@admin.register(CatalogEntry)
+class CatalogEntryAdmin(admin.ModelAdmin):
+    list_display = (
+        "extension_id",
+        "version",
+        "status",
+        "trust_level",
+        "is_latest",
+        "submitted_by",
+        "submitted_at",
+    )
+    list_filter = ("status", "trust_level", "is_latest")
+    search_fields = ("extension_id", "name", "summary")
+    list_select_related = ("submitted_by", "reviewed_by")
+    readonly_fields = (
+        "extension_id",
+        "version",
+        "name",
+        "summary",
+        "authors",
+        "package",
+        "package_sha256",
+        "package_size",
+        "manifest_sha256",
+        "trust_level",
+        "status",
+        "is_latest",
+        "submitted_by",
+        "submitted_at",
+        "reviewed_by",
+        "reviewed_at",
+        "review_reason",
+        "changes_since_last_approval",
+        "validation_report",
+        "manifest_json",
+    )
+    exclude = ("manifest", "report", "permission_index", "hook_index")
+    actions = ("approve_verified", "approve_unverified", "delist")
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    @admin.display(description="Changes since the last approved version")
+    def changes_since_last_approval(self, obj: CatalogEntry) -> str:
+        return _pretty(obj.report.get("diff", {}))
+
+    @admin.display(description="Validation report")
+    def validation_report(self, obj: CatalogEntry) -> str:
+        report = {k: v for k, v in obj.report.items() if k != "diff"}
+        return _pretty(report)
+
+    @admin.display(description="Manifest")
+    def manifest_json(self, obj: CatalogEntry) -> str:
+        return _pretty(obj.manifest)
+
+    def _run(self, request, queryset, label: str, call) -> None:
+        done = 0
+        for entry in queryset:
+            try:
+                call(entry)
+            except MarketError as exc:
+                self.message_user(
+                    request, f"{entry}: {exc.message} [{exc.code}]", messages.ERROR
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{label}: {done} entr{'y' if done == 1 else 'ies'}")
+
+    @admin.action(permissions=["review"], description="Approve as verified")
+    def approve_verified(self, request, queryset) -> None:
+        self._run(
+            request,
+            queryset,
+            "Approved as verified",
+            lambda e: review.catalog_entry_approve(
+                entry=e, reviewer=request.user, trust_level="verified"
+            ),
+        )
+
+    @admin.action(permissions=["review"], description="Approve as unverified (sandboxed)")
+    def approve_unverified(self, request, queryset) -> None:
+        self._run(
+            request,
+            queryset,
+            "Approved as unverified",
+            lambda e: review.catalog_entry_approve(
+                entry=e, reviewer=request.user, trust_level="unverified"
+            ),
+        )
+
+    @admin.action(permissions=["review"], description="Delist")
+    def delist(self, request, queryset) -> None:
+        self._run(
+            request,
+            queryset,
+            "Delisted",
+            lambda e: review.catalog_entry_delist(entry=e, reviewer=request.user),
+        )
+
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm("market.review_catalogentry")
+
+
+@admin.register(InstalledExtension)
+class InstalledExtensionAdmin(ReadOnlyAdmin):
+    list_display = ("extension_id", "version", "trust_level", "source", "installed_at")
+    list_filter = ("trust_level", "source")
+    search_fields = ("extension_id",)
+    list_select_related = ("installed_by",)
+
+
+@admin.register(LifecycleError)
+class LifecycleErrorAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "extension_id", "code", "message", "actor")
+    list_filter = ("action", "code")
+    search_fields = ("extension_id", "message")
+    list_select_related = ("actor",)
+
+
+@admin.register(LifecycleEvent)
+class LifecycleEventAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "action", "extension_id", "version", "trust_level", "actor")
+    list_filter = ("action", "trust_level")
+    search_fields = ("extension_id",)
+    list_select_related = ("actor",)

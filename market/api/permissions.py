@@ -1,0 +1,28 @@
+"""Who may do what over the API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+
+class MarketReadPermission(BasePermission):
+    """Reads are public when ``MARKET_PUBLIC_READS`` is on; anything else needs a login."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if request.method in SAFE_METHODS and settings.MARKET_PUBLIC_READS:
+            return True
+        return bool(user and user.is_authenticated)
+
+
+class HasModelPermission(BasePermission):
+    """An authenticated user holding ``view.required_permission`` (``app.codename``)."""
+
+    message = "you do not have the permission this action needs"
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return user.has_perm(view.required_permission)

@@ -1,0 +1,75 @@
+"""Request validation and response shapes of the marketplace API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from market import selectors
+from market.models import CatalogEntry, InstalledExtension, LifecycleError, LifecycleEvent
+
+
+class InstallRequestSerializer(serializers.Serializer):
+    """JSON ``{"package": "/abs/path.cvnext"}`` or ``{"id": ..., "version"?: ...}``."""
+
+    package = serializers.CharField(required=False, allow_blank=False, max_length=4096)
+    id = serializers.CharField(required=False, max_length=64)
+    version = serializers.CharField(required=False, max_length=128)
+    reinstall = serializers.BooleanField(required=False, default=False)
+    allow_downgrade = serializers.BooleanField(required=False, default=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        has_file = bool(self.context.get("has_file"))
+        sources = [bool(attrs.get("package")), bool(attrs.get("id")), has_file]
+        if sum(sources) != 1:
+            raise serializers.ValidationError(
+                "give exactly one source: an uploaded file in 'package', a server path "
+                "in 'package', or a catalogue 'id' (with an optional 'version')",
+                code="invalid_source",
+            )
+        if attrs.get("version") and not attrs.get("id"):
+            raise serializers.ValidationError(
+                {"version": "version goes with id"}, code="invalid_source"
+            )
+        return attrs
+
+
+class UninstallRequestSerializer(serializers.Serializer):
+    id = serializers.CharField(max_length=200)
+
+
+class CatalogEntrySerializer(serializers.ModelSerializer):
+    def to_representation(self, instance: CatalogEntry) -> dict[str, Any]:
+        return selectors.catalog_entry_payload(instance)
+
+    class Meta:
+        model = CatalogEntry
+        fields = ("extension_id",)
+
+
+class InstalledExtensionSerializer(serializers.ModelSerializer):
+    def to_representation(self, instance: InstalledExtension) -> dict[str, Any]:
+        return selectors.installed_payload(instance)
+
+    class Meta:
+        model = InstalledExtension
+        fields = ("extension_id",)
+
+
+class LifecycleErrorSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = LifecycleError
+        fields = ("id", "action", "extension_id", "code", "message", "detail", "actor",
+                  "created_at")
+
+
+class LifecycleEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = LifecycleEvent
+        fields = ("id", "action", "extension_id", "version", "trust_level",
+                  "package_sha256", "actor", "detail", "created_at")

@@ -1,0 +1,168 @@
+"""The ``/api/market/*`` endpoints. Views translate HTTP; services do the work."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.http import HttpResponseNotModified
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from market import selectors, services, signing
+from market.api import serializers as s
+from market.api.permissions import HasModelPermission
+from market.manifest import load_schema
+from market.models import CatalogEntry, InstalledExtension, LifecycleError, LifecycleEvent
+
+
+class MarketListView(APIView):
+    """Catalogue snapshot, installed state, permission glossary and hook catalogue."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Any:
+        body = selectors.market_snapshot()
+        encoded = json.dumps(body, cls=DjangoJSONEncoder, sort_keys=True).encode()
+        etag = '"' + hashlib.sha256(encoded).hexdigest()[:32] + '"'
+        wanted = request.headers.get("If-None-Match", "")
+        if etag in [tag.strip() for tag in wanted.split(",")] or wanted.strip() == "*":
+            response = HttpResponseNotModified()
+            response["ETag"] = etag
+            return response
+        response = Response(body)
+        response["ETag"] = etag
+        response["Cache-Control"] = "no-cache"
+        return response
+
+
+class MarketHealthView(APIView):
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(selectors.market_health())
+
+
+class InstallView(APIView):
+    """Install from an upload, a catalogue reference, or an allowed server path."""
+
+    permission_classes = (HasModelPermission,)
+    required_permission = "market.install_extension"
+    throttle_classes = (ScopedRateThrottle,)
+    throttle_scope = "market_install"
+    parser_classes = (JSONParser, MultiPartParser, FormParser)
+
+    @extend_schema(request=s.InstallRequestSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        upload = request.FILES.get("package")
+        data = {k: v for k, v in request.data.items() if k != "package" or not upload}
+        serializer = s.InstallRequestSerializer(data=data, context={"has_file": upload})
+        serializer.is_valid(raise_exception=True)
+        opts = serializer.validated_data
+        if upload is not None:
+            source = services.source_from_upload(upload)
+        elif opts.get("package"):
+            source = services.source_from_path(opts["package"])
+        else:
+            source = services.source_from_catalog(opts["id"], opts.get("version"))
+        row = services.extension_install(
+            source=source,
+            actor=request.user,
+            reinstall=opts["reinstall"],
+            allow_downgrade=opts["allow_downgrade"],
+        )
+        return Response({"ok": True, "installed": selectors.installed_payload(row)})
+
+
+class UninstallView(APIView):
+    permission_classes = (HasModelPermission,)
+    required_permission = "market.uninstall_extension"
+
+    @extend_schema(request=s.UninstallRequestSerializer, responses={200: dict})
+    def post(self, request: Request) -> Response:
+        serializer = s.UninstallRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ext_id = services.extension_uninstall(
+            ext_id=serializer.validated_data["id"], actor=request.user
+        )
+        return Response({"ok": True, "id": ext_id})
+
+
+class KeysView(APIView):
+    """Public keys whose Ed25519 signatures make a bundle ``verified``."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response({"ok": True, "keys": signing.public_keys_payload()})
+
+
+class ManifestSchemaView(APIView):
+    """The manifest JSON Schema, for ``"$schema"`` in a modder's editor."""
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request) -> Response:
+        return Response(load_schema(), content_type="application/schema+json")
+
+
+class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
+    """The catalogue: approved extensions at their newest version."""
+
+    serializer_class = s.CatalogEntrySerializer
+    lookup_field = "extension_id"
+    lookup_value_regex = r"[a-z][a-z0-9_.-]{2,63}"
+
+    def get_queryset(self):
+        params = self.request.query_params
+        return selectors.catalog_queryset(
+            search=params.get("search"),
+            trust=params.get("trust"),
+            permission=params.get("permission"),
+            hook=params.get("hook"),
+        )
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        entry = self.get_object()
+        versions = CatalogEntry.objects.filter(
+            extension_id=entry.extension_id, status=CatalogEntry.Status.APPROVED
+        ).order_by("-reviewed_at")
+        payload = selectors.catalog_entry_payload(entry)
+        payload["versions"] = [
+            {
+                "version": v.version,
+                "trust": v.trust_level,
+                "sha256": v.package_sha256,
+                "approved_at": v.reviewed_at.isoformat() if v.reviewed_at else None,
+            }
+            for v in versions
+        ]
+        return Response({"ok": True, "entry": payload})
+
+
+class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = s.InstalledExtensionSerializer
+    lookup_field = "extension_id"
+    lookup_value_regex = r"[a-z][a-z0-9_.-]{2,63}"
+    queryset = InstalledExtension.objects.order_by("extension_id")
+
+
+class LifecycleErrorViewSet(viewsets.ReadOnlyModelViewSet):
+    """Stored install/uninstall failures, newest first (operators only)."""
+
+    serializer_class = s.LifecycleErrorSerializer
+    permission_classes = (HasModelPermission,)
+    required_permission = "market.view_lifecycleerror"
+    queryset = LifecycleError.objects.select_related("actor").order_by("-created_at", "-id")
+
+
+class LifecycleEventViewSet(viewsets.ReadOnlyModelViewSet):
+    """The audit log of successful lifecycle actions, newest first (operators only)."""
+
+    serializer_class = s.LifecycleEventSerializer
+    permission_classes = (HasModelPermission,)
+    required_permission = "market.view_lifecycleevent"
+    queryset = LifecycleEvent.objects.select_related("actor").order_by("-created_at", "-id")

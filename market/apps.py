@@ -1,0 +1,9 @@
+"""Django app configuration for the marketplace."""
+
+from django.apps import AppConfig
+
+
+class MarketConfig(AppConfig):
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "market"
+    verbose_name = "Extension marketplace"

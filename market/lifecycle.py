@@ -1,0 +1,131 @@
+"""The lifecycle record: audit events, stored errors and the logfmt server log.
+
+Errors are written on their own connection-level autocommit, outside any failed
+transaction, so a rollback never erases the record of why it rolled back.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from market.errors import MarketError
+from market.models import LifecycleError, LifecycleEvent
+
+logger = logging.getLogger(__name__)
+
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+
+
+def fault_point(name: str) -> None:
+    """A named step of a lifecycle action; tests patch this to simulate a crash there."""
+
+
+def logfmt(fields: dict[str, Any]) -> str:
+    parts = []
+    for key, value in fields.items():
+        text = "" if value is None else str(value)
+        if not _SAFE_VALUE.match(text):
+            escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+            escaped = escaped.replace("\n", "\\n").replace("\r", "\\r")
+            text = f'"{escaped}"'
+        parts.append(f"{key}={text}")
+    return " ".join(parts)
+
+
+def server_log_path() -> Path:
+    return Path(settings.MARKET_ROOT) / "logs" / "server.log"
+
+
+def write_log_line(fields: dict[str, Any]) -> None:
+    line = logfmt(fields)
+    logger.info("%s", line)
+    path = server_log_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # One write of one line with O_APPEND: concurrent workers never interleave lines.
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, (line + "\n").encode("utf-8"))
+    finally:
+        os.close(fd)
+
+
+def _actor_name(actor: Any) -> str | None:
+    return getattr(actor, "username", None) or None
+
+
+def _actor_row(actor: Any) -> Any:
+    return actor if getattr(actor, "pk", None) else None
+
+
+def record_event(
+    action: str,
+    ext_id: str,
+    *,
+    version: str = "",
+    trust: str = "",
+    sha256: str = "",
+    actor: Any = None,
+    detail: dict[str, Any] | None = None,
+) -> LifecycleEvent:
+    """Store an audit event; the log line is written once the transaction commits."""
+    event = LifecycleEvent.objects.create(
+        action=action,
+        extension_id=ext_id,
+        version=version,
+        trust_level=trust,
+        package_sha256=sha256,
+        actor=_actor_row(actor),
+        detail=detail or {},
+    )
+    fields = {
+        "event": f"market.{action}",
+        "extension_id": ext_id,
+        "version": version or None,
+        "trust": trust or None,
+        "sha256": sha256 or None,
+        "actor": _actor_name(actor),
+    }
+    transaction.on_commit(lambda: write_log_line(fields))
+    return event
+
+
+def record_error(
+    action: str, ext_id: str, exc: BaseException, *, actor: Any = None
+) -> LifecycleError | None:
+    """Store a failed action. Must run outside the failed ``atomic()`` block."""
+    if isinstance(exc, MarketError):
+        code, message, detail = exc.code, exc.message, exc.details
+    else:
+        code, message, detail = "server_error", "internal error", {"type": type(exc).__name__}
+    write_log_line(
+        {
+            "event": f"market.{action}.error",
+            "extension_id": ext_id or None,
+            "code": code,
+            "message": message,
+            "actor": _actor_name(actor),
+        }
+    )
+    if transaction.get_connection().needs_rollback:
+        # Still inside a broken outer transaction (a caller's atomic block): writing now
+        # would fail; the log line above is the record.
+        return None
+    try:
+        return LifecycleError.objects.create(
+            action=action,
+            extension_id=ext_id[:64],
+            code=code,
+            message=message[:2000],
+            detail=detail if isinstance(detail, dict) else {"value": detail},
+            actor=_actor_row(actor),
+        )
+    except Exception:
+        logger.exception("could not store lifecycle error %s %s", action, code)
+        return None

@@ -1,0 +1,182 @@
+"""Persistent state of the marketplace: catalogue, installs, and the lifecycle record."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class CatalogEntry(models.Model):
+    """One submitted bundle: an extension id at one version, with its review state."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending review"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        DELISTED = "delisted", "Delisted"
+
+    class Trust(models.TextChoices):
+        UNVERIFIED = "unverified", "Unverified"
+        VERIFIED = "verified", "Verified"
+
+    extension_id = models.CharField(max_length=64)
+    version = models.CharField(max_length=128)
+    name = models.CharField(max_length=200)
+    summary = models.TextField(blank=True)
+    authors = models.JSONField(default=list)
+    manifest = models.JSONField()
+    manifest_sha256 = models.CharField(max_length=64)
+    package = models.FileField(upload_to="bundles/", max_length=300)
+    package_sha256 = models.CharField(max_length=64, db_index=True)
+    package_size = models.BigIntegerField()
+    trust_level = models.CharField(
+        max_length=16, choices=Trust.choices, default=Trust.UNVERIFIED
+    )
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    # True on the newest approved version of each id: the catalogue lists these rows.
+    is_latest = models.BooleanField(default=False)
+    # Space-delimited " scope scope " strings so ?permission= / ?hook= filters are plain
+    # substring lookups on every database backend.
+    permission_index = models.TextField(blank=True, default="")
+    hook_index = models.TextField(blank=True, default="")
+    report = models.JSONField(default=dict, blank=True)
+    review_reason = models.TextField(blank=True)
+    submitted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="market_submissions",
+    )
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="market_reviews",
+    )
+    submitted_at = models.DateTimeField(auto_now_add=True)
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "catalog entries"
+        ordering = ("extension_id", "-submitted_at")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("extension_id", "version"), name="catalog_unique_id_version"
+            ),
+        )
+        indexes = (
+            models.Index(fields=("status", "is_latest", "extension_id")),
+            models.Index(fields=("extension_id", "status")),
+        )
+        permissions = (("review_catalogentry", "Can review catalogue entries"),)
+
+    def __str__(self) -> str:
+        return f"{self.extension_id} {self.version} ({self.status})"
+
+
+class InstalledExtension(models.Model):
+    """An extension installed by the marketplace (one row per id)."""
+
+    class Source(models.TextChoices):
+        UPLOAD = "upload", "Uploaded file"
+        CATALOG = "catalog", "Catalogue"
+        PATH = "path", "Server path"
+
+    extension_id = models.CharField(max_length=64, unique=True)
+    version = models.CharField(max_length=128)
+    trust_level = models.CharField(max_length=16, choices=CatalogEntry.Trust.choices)
+    manifest = models.JSONField()
+    manifest_sha256 = models.CharField(max_length=64)
+    package_name = models.CharField(max_length=255)
+    package_sha256 = models.CharField(max_length=64)
+    package_size = models.BigIntegerField()
+    source = models.CharField(max_length=16, choices=Source.choices)
+    sidecar = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list, blank=True)
+    catalog_entry = models.ForeignKey(
+        CatalogEntry, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    installed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    installed_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("extension_id",)
+        permissions = (
+            ("install_extension", "Can install extensions from the marketplace"),
+            ("uninstall_extension", "Can uninstall marketplace extensions"),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.extension_id} {self.version}"
+
+
+class ExtensionSlot(models.Model):
+    """A lockable row per extension id: installs and uninstalls of one id serialise on it.
+
+    ``InstalledExtension`` can't be the lock: before the first install there is no row
+    to lock, and after an uninstall the row is gone.
+    """
+
+    extension_id = models.CharField(max_length=64, primary_key=True)
+
+    def __str__(self) -> str:
+        return self.extension_id
+
+
+class LifecycleAction(models.TextChoices):
+    INSTALL = "install", "Install"
+    UNINSTALL = "uninstall", "Uninstall"
+    SUBMIT = "submit", "Submit"
+    APPROVE = "approve", "Approve"
+    REJECT = "reject", "Reject"
+    DELIST = "delist", "Delist"
+    REPAIR = "repair", "Repair"
+
+
+class LifecycleError(models.Model):
+    """A failed lifecycle action, kept even when its transaction rolled back."""
+
+    action = models.CharField(max_length=16, choices=LifecycleAction.choices)
+    extension_id = models.CharField(max_length=64, blank=True)
+    code = models.CharField(max_length=64)
+    message = models.TextField()
+    detail = models.JSONField(default=dict, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = (models.Index(fields=("extension_id", "created_at")),)
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.extension_id or '-'}: {self.code}"
+
+
+class LifecycleEvent(models.Model):
+    """The audit log: every successful lifecycle action."""
+
+    action = models.CharField(max_length=16, choices=LifecycleAction.choices)
+    extension_id = models.CharField(max_length=64)
+    version = models.CharField(max_length=128, blank=True)
+    trust_level = models.CharField(max_length=16, blank=True)
+    package_sha256 = models.CharField(max_length=64, blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    detail = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ("-created_at", "-id")
+        indexes = (models.Index(fields=("extension_id", "created_at")),)
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.extension_id} {self.version}"

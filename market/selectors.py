@@ -1,0 +1,141 @@
+"""Reads: catalogue and install snapshots, health, filtered querysets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet
+
+from market import hooks_catalog
+from market.manifest import TRUST_LEVELS, capabilities, manifest_summary, permissions_glossary
+from market.models import (
+    CatalogEntry,
+    InstalledExtension,
+    LifecycleAction,
+    LifecycleError,
+    LifecycleEvent,
+)
+
+LIFECYCLE_ACTIONS = (LifecycleAction.INSTALL, LifecycleAction.UNINSTALL)
+
+
+def catalog_queryset(
+    *,
+    search: str | None = None,
+    trust: str | None = None,
+    permission: str | None = None,
+    hook: str | None = None,
+) -> QuerySet[CatalogEntry]:
+    """Approved entries at their newest version, filtered for the catalogue."""
+    qs = CatalogEntry.objects.filter(
+        status=CatalogEntry.Status.APPROVED, is_latest=True
+    ).order_by("extension_id")
+    if search:
+        qs = qs.filter(
+            Q(extension_id__icontains=search)
+            | Q(name__icontains=search)
+            | Q(summary__icontains=search)
+        )
+    if trust:
+        qs = qs.filter(trust_level=trust)
+    if permission:
+        qs = qs.filter(permission_index__contains=f" {permission} ")
+    if hook:
+        qs = qs.filter(hook_index__contains=f" {hook} ")
+    return qs
+
+
+def catalog_entry_payload(entry: CatalogEntry) -> dict[str, Any]:
+    data = entry.manifest
+    return {
+        "id": entry.extension_id,
+        "version": entry.version,
+        "name": entry.name,
+        "summary": entry.summary,
+        "trust": entry.trust_level,
+        "sha256": entry.package_sha256,
+        "manifest_sha256": entry.manifest_sha256,
+        "size": entry.package_size,
+        "manifest_summary": _summary_with_trust(data, entry.trust_level),
+        "permissions": data.get("permissions", []),
+        "hooks": data.get("hooks", []),
+        "approved_at": entry.reviewed_at.isoformat() if entry.reviewed_at else None,
+    }
+
+
+def installed_payload(row: InstalledExtension) -> dict[str, Any]:
+    return {
+        "id": row.extension_id,
+        "version": row.version,
+        "trust": row.trust_level,
+        "path": f"extensions/{row.extension_id}",
+        "sha256": row.package_sha256,
+        "manifest_sha256": row.manifest_sha256,
+        "installed_at": row.installed_at.isoformat(),
+        "source": row.source,
+        "sidecar": row.sidecar,
+        "manifest_summary": _summary_with_trust(row.manifest, row.trust_level),
+        "capabilities": capabilities(row.manifest),
+        "diagnostics": row.manifest.get("diagnostics", {}),
+        "warnings": row.warnings,
+    }
+
+
+def _summary_with_trust(data: dict[str, Any], level: str) -> dict[str, Any]:
+    summary = manifest_summary(data)
+    # The level the marketplace established, not what the bundle claimed.
+    trust = dict(summary.get("trust") or {})
+    trust["level"] = level
+    summary["trust"] = trust
+    return summary
+
+
+def market_snapshot() -> dict[str, Any]:
+    """The spec's ``list`` payload, in a fixed number of queries."""
+    catalog = [catalog_entry_payload(e) for e in catalog_queryset()]
+    installed = [installed_payload(r) for r in InstalledExtension.objects.all()]
+    return {
+        "ok": True,
+        "catalog": catalog,
+        "installed": installed,
+        "permissions": permissions_glossary(),
+        "hooks": hooks_catalog.hooks_catalog(),
+        "trust_levels": list(TRUST_LEVELS),
+    }
+
+
+def last_error() -> dict[str, Any] | None:
+    """The newest lifecycle error, unless a lifecycle action succeeded after it."""
+    error = LifecycleError.objects.filter(action__in=LIFECYCLE_ACTIONS).first()
+    if error is None:
+        return None
+    if LifecycleEvent.objects.filter(
+        action__in=LIFECYCLE_ACTIONS, created_at__gt=error.created_at
+    ).exists():
+        return None
+    return {
+        "action": error.action,
+        "message": error.message,
+        "timestamp": error.created_at.isoformat(),
+        "extension_id": error.extension_id or None,
+        "code": error.code,
+    }
+
+
+def market_health() -> dict[str, Any]:
+    by_trust = dict(
+        InstalledExtension.objects.values_list("trust_level")
+        .annotate(n=Count("id"))
+        .values_list("trust_level", "n")
+    )
+    installed = sum(by_trust.values())
+    return {
+        "ok": True,
+        "counts": {
+            "catalog": catalog_queryset().count(),
+            "installed": installed,
+            "errors": LifecycleError.objects.count(),
+        },
+        "trust_breakdown": {level: by_trust.get(level, 0) for level in TRUST_LEVELS},
+        "last_error": last_error(),
+    }

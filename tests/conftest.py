@@ -1,0 +1,133 @@
+"""Shared fixtures: an isolated MARKET_ROOT per test, flags, users and bundles."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from market import flags
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "extensions"
+
+
+@pytest.fixture(autouse=True)
+def market_root(tmp_path: Path, settings) -> Path:
+    """Every test gets its own runtime folder and config file."""
+    root = tmp_path / "var"
+    settings.MARKET_ROOT = root
+    settings.COMFYVN_CONFIG = tmp_path / "config" / "comfyvn.json"
+    settings.MARKET_PACKAGE_DIRS = [root / "packages"]
+    settings.MARKET_SIGNING_KEY_FILE = root / "keys" / "catalog.pem"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(root / "catalog")},
+        },
+    }
+    flags.refresh_cache()
+    yield root
+    flags.refresh_cache()
+
+
+def write_config(settings, features: dict) -> None:
+    path = Path(settings.COMFYVN_CONFIG)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"features": features}))
+    flags.refresh_cache()
+
+
+@pytest.fixture
+def flags_on(settings) -> None:
+    write_config(
+        settings,
+        {"enable_marketplace": True, "enable_extension_market_uploads": True},
+    )
+
+
+@pytest.fixture
+def sample_src(tmp_path: Path):
+    """Copy a sample extension source tree so a test may change it."""
+
+    def copy(name: str) -> Path:
+        dst = tmp_path / "src" / name
+        shutil.copytree(FIXTURES / name, dst)
+        return dst
+
+    return copy
+
+
+@pytest.fixture
+def package_dir(market_root: Path) -> Path:
+    path = market_root / "packages"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+@pytest.fixture
+def build_bundle(sample_src, package_dir):
+    """Package a sample (optionally after editing its manifest) into MARKET_PACKAGE_DIRS."""
+    from market.packaging import build_package
+
+    def build(name: str = "hello_minimal", edit=None, **opts):
+        src = sample_src(name)
+        if edit is not None:
+            manifest_path = src / "manifest.json"
+            data = json.loads(manifest_path.read_text())
+            edit(data)
+            manifest_path.write_text(json.dumps(data))
+        return build_package(src, package_dir, force=True, **opts)
+
+    return build
+
+
+@pytest.fixture
+def make_user(db, django_user_model):
+    from django.contrib.auth.models import Permission
+
+    def make(username: str, *perms: str, staff: bool = False, superuser: bool = False):
+        user = django_user_model.objects.create_user(
+            username=username,
+            password="pw-" + username,
+            is_staff=staff or superuser,
+            is_superuser=superuser,
+        )
+        for perm in perms:
+            app, codename = perm.split(".")
+            user.user_permissions.add(
+                Permission.objects.get(content_type__app_label=app, codename=codename)
+            )
+        return django_user_model.objects.get(pk=user.pk)
+
+    return make
+
+
+@pytest.fixture
+def token_client(db):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    def client_for(user=None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def installer(make_user):
+    return make_user(
+        "installer", "market.install_extension", "market.uninstall_extension"
+    )
+
+
+@pytest.fixture
+def api(token_client, installer, flags_on):
+    """A token-authenticated client of a user allowed to install and uninstall."""
+    return token_client(installer)
