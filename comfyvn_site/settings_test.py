@@ -29,3 +29,5 @@ REST_FRAMEWORK = {
     **REST_FRAMEWORK,
     "DEFAULT_THROTTLE_RATES": {"market_install": "1000/min"},
 }
+STATIC_ROOT = _TMP / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

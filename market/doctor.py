@@ -60,6 +60,7 @@ def _trash_for(ext_id: str, sha256: str) -> Path | None:
 def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
     """Report (and with ``fix``, repair) what disk and database disagree on."""
     report = DoctorReport()
+    claimed: set[str] = set()
     ext_root = extensions_dir()
     rows = {r.extension_id: r for r in InstalledExtension.objects.all()}
     folders = {p.name: p for p in ext_root.iterdir()} if ext_root.is_dir() else {}
@@ -71,6 +72,7 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
             continue
         trash = _trash_for(ext_id, row.package_sha256)
         if trash is not None:
+            claimed.add(trash.name)
             report.add("interrupted_swap", ext_id, "restored the installed version")
             if fix:
                 if folder is not None:
@@ -104,6 +106,8 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
     stage_root = staging_dir()
     if stage_root.is_dir():
         for leftover in sorted(stage_root.iterdir()):
+            if leftover.name in claimed:
+                continue
             if now - leftover.stat().st_mtime < min_age_seconds:
                 continue  # may belong to an install that is still running
             report.add("orphan_staging", leftover.name, "removed")

@@ -212,7 +212,9 @@ def extension_install(
     stage: Path | None = None
     try:
         stage = _ensure(staging_dir()) / f"install-{uuid.uuid4().hex}"
-        info = archive.extract_bundle(source.path, stage, limits=archive_limits())
+        info = archive.extract_bundle(
+            source.path, stage, limits=archive_limits(), allowlist=server_allowlist()
+        )
         ext_id = info.manifest.id
         fault_point("install.extracted")
         level, proof = prove_trust(info)

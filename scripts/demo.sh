@@ -10,5 +10,6 @@ PYTHON=${PYTHON:-python3}
 export COMFYVN_CONFIG=${COMFYVN_CONFIG:-$PWD/var/comfyvn.demo.json}
 export DEBUG=${DEBUG:-true}
 .venv/bin/python manage.py migrate --noinput
+.venv/bin/python manage.py collectstatic --noinput -v 0
 .venv/bin/python manage.py market_demo
 exec .venv/bin/python manage.py runserver "${HOST:-127.0.0.1}:${PORT:-8000}"

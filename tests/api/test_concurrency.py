@@ -1,0 +1,74 @@
+"""Concurrent installs and uninstalls of one id end with row, folder and sidecar agreeing."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connections
+from django.urls import reverse
+
+from market.models import InstalledExtension
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_threads_installing_and_uninstalling_one_id(
+    # On PostgreSQL the ExtensionSlot row lock serialises the swaps; on SQLite the
+    # IMMEDIATE transactions do. Both must end consistent.
+    token_client, installer, flags_on, build_bundle, market_root
+):
+    v1 = build_bundle("hello_minimal")
+
+    def bump(data):
+        data["version"] = "1.5.0"
+
+    v2 = build_bundle("hello_minimal", edit=bump)
+    ext_id = v1.manifest.id
+    statuses: list[int] = []
+    errors: list[str] = []
+    barrier = threading.Barrier(8)
+
+    def worker(n: int) -> None:
+        client = token_client(installer)
+        try:
+            barrier.wait(timeout=30)
+            for i in range(4):
+                if (n + i) % 3 == 0:
+                    r = client.post(reverse("market-api:uninstall"), {"id": ext_id}, format="json")
+                else:
+                    bundle = v1 if (n + i) % 2 else v2
+                    r = client.post(
+                        reverse("market-api:install"),
+                        {"package": str(bundle.path), "reinstall": True,
+                         "allow_downgrade": True},
+                        format="json",
+                    )
+                statuses.append(r.status_code)
+                if r.status_code >= 500:
+                    errors.append(r.content.decode())
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not errors
+    assert len(statuses) == 32
+    assert all(s in (200, 404, 409) for s in statuses), statuses
+    assert statuses.count(200) >= 8
+
+    folder = market_root / "extensions" / ext_id
+    row = InstalledExtension.objects.filter(extension_id=ext_id).first()
+    if row is None:
+        assert not folder.exists()
+    else:
+        sidecar = json.loads((folder / ".market.json").read_text())
+        assert sidecar["version"] == row.version
+        assert sidecar["package"]["sha256"] == row.package_sha256
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert manifest["version"] == row.version
+    leftovers = [p.name for p in (market_root / "staging").iterdir()]
+    assert leftovers == []

@@ -1,0 +1,105 @@
+"""List endpoints run a fixed number of queries however large the catalogue grows."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from market.models import CatalogEntry, InstalledExtension
+
+
+def grow_catalogue(n: int) -> None:
+    manifest = {
+        "id": "x",
+        "name": "X",
+        "version": "1.0.0",
+        "summary": "s",
+        "authors": ["a"],
+        "permissions": [{"scope": "assets.read", "description": "d", "optional": False}],
+        "hooks": ["on_scene_enter"],
+        "trust": {"level": "unverified"},
+    }
+    now = timezone.now()
+    CatalogEntry.objects.bulk_create(
+        CatalogEntry(
+            extension_id=f"ext.{i:05d}",
+            version="1.0.0",
+            name=f"Extension {i}",
+            summary="s",
+            manifest={**manifest, "id": f"ext.{i:05d}"},
+            manifest_sha256="0" * 64,
+            package=f"bundles/ext.{i:05d}.cvnext",
+            package_sha256=f"{i:064x}",
+            package_size=100,
+            status=CatalogEntry.Status.APPROVED,
+            is_latest=True,
+            permission_index=" assets.read ",
+            hook_index=" on_scene_enter ",
+            reviewed_at=now,
+        )
+        for i in range(n)
+    )
+    InstalledExtension.objects.bulk_create(
+        InstalledExtension(
+            extension_id=f"ext.{i:05d}",
+            version="1.0.0",
+            trust_level="unverified",
+            manifest={**manifest, "id": f"ext.{i:05d}"},
+            manifest_sha256="0" * 64,
+            package_name="x.cvnext",
+            package_sha256="0" * 64,
+            package_size=1,
+            source="path",
+            installed_at=now,
+        )
+        for i in range(min(n, 50))
+    )
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_list_uses_fixed_queries(flags_on, client, django_assert_max_num_queries, size):
+    grow_catalogue(size)
+    with django_assert_max_num_queries(4):
+        response = client.get(reverse("market-api:list"))
+    assert response.status_code == 200
+    assert len(response.json()["catalog"]) == size
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_catalog_page_uses_fixed_queries(flags_on, client, django_assert_max_num_queries, size):
+    grow_catalogue(size)
+    with django_assert_max_num_queries(3):
+        response = client.get(reverse("market-api:catalog-list"), {"page_size": 100})
+    body = response.json()
+    assert body["count"] == size
+    assert len(body["results"]) == min(size, 100)
+
+
+def test_catalog_filters(flags_on, client):
+    grow_catalogue(30)
+    CatalogEntry.objects.filter(extension_id="ext.00003").update(
+        trust_level="verified", permission_index=" api.global ", hook_index=""
+    )
+    url = reverse("market-api:catalog-list")
+    assert client.get(url, {"trust": "verified"}).json()["count"] == 1
+    assert client.get(url, {"permission": "api.global"}).json()["count"] == 1
+    assert client.get(url, {"permission": "assets.read"}).json()["count"] == 29
+    assert client.get(url, {"hook": "on_scene_enter"}).json()["count"] == 29
+    assert client.get(url, {"search": "Extension 1"}).json()["count"] == 11
+    page = client.get(url, {"page_size": 10, "page": 3}).json()
+    assert [r["id"] for r in page["results"]][0] == "ext.00020"
+    assert page["next"] is None and page["previous"]
+
+
+def test_list_supports_etag(flags_on, client):
+    grow_catalogue(3)
+    first = client.get(reverse("market-api:list"))
+    etag = first["ETag"]
+    assert etag
+    again = client.get(reverse("market-api:list"), HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304
+    CatalogEntry.objects.filter(extension_id="ext.00001").update(name="Renamed")
+    changed = client.get(reverse("market-api:list"), HTTP_IF_NONE_MATCH=etag)
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
