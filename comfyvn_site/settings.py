@@ -1,7 +1,7 @@
 """Settings for comfyvn-market, read from the environment through django-environ.
 
-Embedded default: SQLite and every runtime folder under ``var/`` in the project, so a new
-user needs no server. Production: ``DATABASE_URL=postgres://...``, ``SECRET_KEY``,
+Embedded default: SQLite and every runtime folder under ``var/`` in the project, so
+a new user needs no server. Production: ``DATABASE_URL=postgres://...``, ``SECRET_KEY``,
 ``DEBUG=false``, ``ALLOWED_HOSTS`` and gunicorn (``gunicorn comfyvn_site.wsgi``).
 """
 
@@ -50,12 +50,14 @@ MARKET_ARCHIVE_LIMITS = {
 }
 # Ed25519 catalogue signing key (PEM, PKCS#8) used when a reviewer approves as verified.
 MARKET_SIGNING_KEY_FILE = Path(
-    env.str("MARKET_SIGNING_KEY_FILE", default=str(MARKET_ROOT / "keys" / "catalog.pem"))
+    env.str(
+        "MARKET_SIGNING_KEY_FILE", default=str(MARKET_ROOT / "keys" / "catalog.pem")
+    )
 )
 # Extra trusted public keys: {key_id: base64 raw 32-byte Ed25519 public key}.
 MARKET_TRUSTED_KEYS = env.json("MARKET_TRUSTED_KEYS", default={})
 
-# --- Django -----------------------------------------------------------------------------
+# --- Django ---------------------------------------------------------------------
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -174,7 +176,9 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "loggers": {
         "market": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},

@@ -31,3 +31,8 @@ REST_FRAMEWORK = {
 }
 STATIC_ROOT = _TMP / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not shared-cache memory: concurrent tests need SQLite's real file locks
+    # (which wait for the busy timeout) instead of failing at once with "table locked".
+    DATABASES["default"]["TEST"] = {"NAME": str(_TMP / "test-db.sqlite3")}  # noqa: F405

@@ -9,7 +9,12 @@ from django.utils.html import format_html
 
 from market import review
 from market.errors import MarketError
-from market.models import CatalogEntry, InstalledExtension, LifecycleError, LifecycleEvent
+from market.models import (
+    CatalogEntry,
+    InstalledExtension,
+    LifecycleError,
+    LifecycleEvent,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -93,7 +98,9 @@ class CatalogEntryAdmin(admin.ModelAdmin):
             else:
                 done += 1
         if done:
-            self.message_user(request, f"{label}: {done} entr{'y' if done == 1 else 'ies'}")
+            self.message_user(
+                request, f"{label}: {done} entr{'y' if done == 1 else 'ies'}"
+            )
 
     @admin.action(permissions=["review"], description="Approve as verified")
     def approve_verified(self, request, queryset) -> None:
@@ -106,7 +113,9 @@ class CatalogEntryAdmin(admin.ModelAdmin):
             ),
         )
 
-    @admin.action(permissions=["review"], description="Approve as unverified (sandboxed)")
+    @admin.action(
+        permissions=["review"], description="Approve as unverified (sandboxed)"
+    )
     def approve_unverified(self, request, queryset) -> None:
         self._run(
             request,
@@ -148,7 +157,14 @@ class LifecycleErrorAdmin(ReadOnlyAdmin):
 
 @admin.register(LifecycleEvent)
 class LifecycleEventAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "action", "extension_id", "version", "trust_level", "actor")
+    list_display = (
+        "created_at",
+        "action",
+        "extension_id",
+        "version",
+        "trust_level",
+        "actor",
+    )
     list_filter = ("action", "trust_level")
     search_fields = ("extension_id",)
     list_select_related = ("actor",)

@@ -96,7 +96,9 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
         if name in rows:
             continue
         if _sidecar(folder) is None:
-            report.add("unmanaged_folder", name, "none (not installed by the marketplace)")
+            report.add(
+                "unmanaged_folder", name, "none (not installed by the marketplace)"
+            )
             continue
         report.add("folder_without_row", name, "removed the folder")
         if fix:

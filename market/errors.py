@@ -13,7 +13,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Problem:
-    """One thing wrong with an input, located by a JSON-ish path (``routes[2].path``)."""
+    """One thing wrong with an input, at a JSON-ish path (``routes[2].path``)."""
 
     path: str
     code: str
@@ -46,7 +46,7 @@ class MarketError(Exception):
 
 
 class ManifestError(MarketError):
-    """The manifest is invalid; ``problems`` lists every problem found, not the first."""
+    """The manifest is invalid; ``problems`` lists every problem, not the first."""
 
     code = "manifest_invalid"
 

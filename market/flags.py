@@ -36,8 +36,12 @@ class FlagSpec:
 
 FLAGS: tuple[FlagSpec, ...] = (
     FlagSpec(MARKETPLACE, "Primary gate: every /api/market/* route."),
-    FlagSpec(LEGACY_MARKETPLACE, "Legacy alias of enable_marketplace (migration only)."),
-    FlagSpec(UPLOADS, "Allows install, uninstall and submissions. Keep off in production."),
+    FlagSpec(
+        LEGACY_MARKETPLACE, "Legacy alias of enable_marketplace (migration only)."
+    ),
+    FlagSpec(
+        UPLOADS, "Allows install, uninstall and submissions. Keep off in production."
+    ),
 )
 
 
@@ -120,7 +124,7 @@ def refresh_cache() -> Flags:
 
 
 def write_flags(updates: dict[str, bool]) -> Flags:
-    """Set flags in the config file atomically (temp file + rename), keeping other keys."""
+    """Set flags in the config file atomically (temp file + rename); keep the rest."""
     known = {spec.name for spec in FLAGS}
     unknown = sorted(set(updates) - known)
     if unknown:

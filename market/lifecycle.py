@@ -24,7 +24,7 @@ _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
 
 
 def fault_point(name: str) -> None:
-    """A named step of a lifecycle action; tests patch this to simulate a crash there."""
+    """A named step of a lifecycle action; tests patch it to simulate a crash."""
 
 
 def logfmt(fields: dict[str, Any]) -> str:
@@ -103,7 +103,11 @@ def record_error(
     if isinstance(exc, MarketError):
         code, message, detail = exc.code, exc.message, exc.details
     else:
-        code, message, detail = "server_error", "internal error", {"type": type(exc).__name__}
+        code, message, detail = (
+            "server_error",
+            "internal error",
+            {"type": type(exc).__name__},
+        )
     write_log_line(
         {
             "event": f"market.{action}.error",

@@ -492,9 +492,12 @@ class Normaliser:
             if isinstance(item, dict):
                 route = self._route(i, item)
                 out.append(route)
+                expose, path = route["expose"], route.get("path")
+                if not (isinstance(expose, str) and isinstance(path, str) and path):
+                    continue  # already reported by the schema
                 for method in route["methods"]:
-                    key = (route["expose"], route.get("path", ""), method)
-                    if key in seen and route.get("path"):
+                    key = (expose, path, method)
+                    if key in seen:
                         self.error(
                             f"routes[{i}].path",
                             "invalid_route",

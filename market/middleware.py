@@ -37,9 +37,9 @@ class FeatureFlagMiddleware:
         if not current.marketplace:
             return self._refuse(request, flags.MARKETPLACE)
         route = request.path[len(API_PREFIX) :].strip("/").split("/", 1)[0]
-        if route in WRITE_ROUTES and request.method not in ("GET", "HEAD", "OPTIONS"):
-            if not current.uploads:
-                return self._refuse(request, flags.UPLOADS)
+        writes = request.method not in ("GET", "HEAD", "OPTIONS")
+        if route in WRITE_ROUTES and writes and not current.uploads:
+            return self._refuse(request, flags.UPLOADS)
         return None
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""Persistent state of the marketplace: catalogue, installs, and the lifecycle record."""
+"""Persistent state of the marketplace: catalogue, installs, lifecycle record."""
 
 from __future__ import annotations
 
@@ -117,7 +117,7 @@ class InstalledExtension(models.Model):
 
 
 class ExtensionSlot(models.Model):
-    """A lockable row per extension id: installs and uninstalls of one id serialise on it.
+    """A lockable row per extension id: installs/uninstalls of one id serialise on it.
 
     ``InstalledExtension`` can't be the lock: before the first install there is no row
     to lock, and after an uninstall the row is gone.

@@ -42,7 +42,7 @@ def _surface(data: dict[str, Any]) -> dict[str, list[str]]:
 
 
 def review_diff(new: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
-    """What a bundle asks for beyond (or no longer asks for compared to) the last approval."""
+    """What a bundle asks for that the last approved version did not, and vice versa."""
     if previous is None:
         return {"previous_version": None, "changes": {}}
     old_surface, new_surface = _surface(previous), _surface(new)
@@ -110,7 +110,8 @@ def catalog_entry_submit(
                 report=_report(info, previous),
                 submitted_by=actor if getattr(actor, "pk", None) else None,
             )
-            name = f"bundles/{ext_id}/{ext_id}-{manifest.version}-{info.sha256[:12]}.cvnext"
+            stem = f"{ext_id}-{manifest.version}-{info.sha256[:12]}"
+            name = f"bundles/{ext_id}/{stem}.cvnext"
             with open(bundle_path, "rb") as fh:
                 entry.package.save(name, File(fh), save=False)
             entry.save()
@@ -200,7 +201,7 @@ def _decide(
 def catalog_entry_approve(
     *, entry: CatalogEntry, reviewer: Any = None, trust_level: str = "unverified"
 ) -> CatalogEntry:
-    """List a pending entry, as ``verified`` (global routes allowed) or ``unverified``."""
+    """List a pending entry as ``verified`` (global routes) or ``unverified``."""
     if trust_level not in CatalogEntry.Trust.values:
         raise ReviewError(f"unknown trust level {trust_level!r}")
     if trust_level == CatalogEntry.Trust.UNVERIFIED:
@@ -227,7 +228,9 @@ def catalog_entry_approve(
     )
 
 
-def catalog_entry_reject(*, entry: CatalogEntry, reviewer: Any, reason: str) -> CatalogEntry:
+def catalog_entry_reject(
+    *, entry: CatalogEntry, reviewer: Any, reason: str
+) -> CatalogEntry:
     if not reason or not reason.strip():
         raise ReviewError("a rejection needs a reason")
     return _decide(

@@ -7,7 +7,12 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from market import hooks_catalog
-from market.manifest import TRUST_LEVELS, capabilities, manifest_summary, permissions_glossary
+from market.manifest import (
+    TRUST_LEVELS,
+    capabilities,
+    manifest_summary,
+    permissions_glossary,
+)
 from market.models import (
     CatalogEntry,
     InstalledExtension,

@@ -1,10 +1,10 @@
 """Install and uninstall: the writes of the extension lifecycle.
 
-Every install is staged and swapped: the bundle is checked and extracted into a private
-folder under ``<MARKET_ROOT>/staging``, the sidecar is written there, and only then is it
-moved into ``extensions/<id>`` with ``os.replace`` while the database row changes in the
-same transaction, under a row lock on the id's ``ExtensionSlot``. Any failure undoes the
-moves, so a crash leaves the old install or nothing, never half of one.
+Every install is staged and swapped: the bundle is checked and extracted into a
+private folder under ``<MARKET_ROOT>/staging``, the sidecar is written there, and only
+then is it moved into ``extensions/<id>`` with ``os.replace`` while the database row
+changes in the same transaction, under a row lock on the id's ``ExtensionSlot``. Any
+failure undoes the moves, so a crash leaves the old install or nothing, never half.
 """
 
 from __future__ import annotations
@@ -92,7 +92,9 @@ def source_from_path(raw: str) -> InstallSource:
         raise InvalidRequestError("package must be a non-empty path string")
     candidate = Path(raw)
     if not candidate.is_absolute():
-        raise PathNotAllowedError("package must be an absolute path", details={"package": raw})
+        raise PathNotAllowedError(
+            "package must be an absolute path", details={"package": raw}
+        )
     resolved = Path(os.path.realpath(candidate))
     roots = [Path(os.path.realpath(p)) for p in settings.MARKET_PACKAGE_DIRS]
     if not any(resolved.is_relative_to(root) for root in roots):
@@ -187,7 +189,9 @@ def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
     if signature:
         algorithm, raw = parse_signature(signature)
         if algorithm == "ed25519":
-            key_id = signing.verify_digest(manifest.digest(), raw, trust.get("signed_by"))
+            key_id = signing.verify_digest(
+                manifest.digest(), raw, trust.get("signed_by")
+            )
             if key_id:
                 return "verified", f"ed25519:{key_id}"
     raise TrustUnprovenError(
@@ -197,7 +201,39 @@ def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
     )
 
 
-# --- install ----------------------------------------------------------------------------
+# --- install --------------------------------------------------------------------
+
+
+def extension_install_from(
+    *,
+    upload: Any = None,
+    package: str | None = None,
+    ext_id: str | None = None,
+    version: str | None = None,
+    actor: Any = None,
+    reinstall: bool = False,
+    allow_downgrade: bool = False,
+) -> InstalledExtension:
+    """Install from exactly one of: an upload, a server path, a catalogue reference."""
+    try:
+        if upload is not None:
+            source = source_from_upload(upload)
+        elif package:
+            source = source_from_path(package)
+        elif ext_id:
+            source = source_from_catalog(ext_id, version)
+        else:
+            raise InvalidRequestError("no bundle named: give a file, a path or an id")
+    except Exception as exc:
+        label = ext_id if isinstance(ext_id, str) and _ID_RE.fullmatch(ext_id) else ""
+        record_error(LifecycleAction.INSTALL, label, exc, actor=actor)
+        raise
+    return extension_install(
+        source=source,
+        actor=actor,
+        reinstall=reinstall,
+        allow_downgrade=allow_downgrade,
+    )
 
 
 def extension_install(
@@ -326,7 +362,9 @@ def _swap_in(
         with transaction.atomic():
             _lock_slot(ext_id)
             existing = InstalledExtension.objects.filter(extension_id=ext_id).first()
-            action_detail = _check_upgrade(existing, manifest, reinstall, allow_downgrade)
+            action_detail = _check_upgrade(
+                existing, manifest, reinstall, allow_downgrade
+            )
             if existing is None and target.exists():
                 raise AlreadyInstalledError(
                     f"extensions/{ext_id} exists but was not installed by the "
@@ -379,7 +417,11 @@ def _check_upgrade(
     if existing is None:
         return {"kind": "install"}
     order = _compare_versions(manifest.version, existing.version)
-    details = {"id": manifest.id, "installed": existing.version, "bundle": manifest.version}
+    details = {
+        "id": manifest.id,
+        "installed": existing.version,
+        "bundle": manifest.version,
+    }
     if order == 0 and not reinstall:
         raise AlreadyInstalledError(
             f"{manifest.id} {manifest.version} is already installed; "
@@ -396,7 +438,7 @@ def _check_upgrade(
     return {"kind": kind, "previous_version": existing.version}
 
 
-# --- uninstall --------------------------------------------------------------------------
+# --- uninstall ------------------------------------------------------------------
 
 
 def extension_uninstall(*, ext_id: Any, actor: Any = None) -> str:
@@ -425,7 +467,8 @@ def _swap_out(ext_id: str, actor: Any) -> None:
             row = InstalledExtension.objects.filter(extension_id=ext_id).first()
             if row is None:
                 raise NotInstalledError(
-                    f"{ext_id} is not installed by the marketplace", details={"id": ext_id}
+                    f"{ext_id} is not installed by the marketplace",
+                    details={"id": ext_id},
                 )
             if target.exists():
                 _ensure(staging_dir())

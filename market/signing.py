@@ -106,7 +106,9 @@ def sign_digest(digest_hex: str) -> tuple[str, str]:
     ).decode("ascii")
 
 
-def verify_digest(digest_hex: str, signature: bytes, signed_by: str | None) -> str | None:
+def verify_digest(
+    digest_hex: str, signature: bytes, signed_by: str | None
+) -> str | None:
     """The id of the trusted key that signed ``digest_hex``, or None."""
     keys = trusted_keys()
     candidates = [signed_by] if signed_by in keys else list(keys)

@@ -52,8 +52,10 @@ def flags_on(settings) -> None:
 def sample_src(tmp_path: Path):
     """Copy a sample extension source tree so a test may change it."""
 
+    copies = iter(range(1_000_000))
+
     def copy(name: str) -> Path:
-        dst = tmp_path / "src" / name
+        dst = tmp_path / f"src{next(copies)}" / name
         shutil.copytree(FIXTURES / name, dst)
         return dst
 
@@ -69,7 +71,7 @@ def package_dir(market_root: Path) -> Path:
 
 @pytest.fixture
 def build_bundle(sample_src, package_dir):
-    """Package a sample (optionally after editing its manifest) into MARKET_PACKAGE_DIRS."""
+    """Package a sample (its manifest optionally edited) into MARKET_PACKAGE_DIRS."""
     from market.packaging import build_package
 
     def build(name: str = "hello_minimal", edit=None, **opts):
@@ -128,6 +130,9 @@ def installer(make_user):
 
 
 @pytest.fixture
-def api(token_client, installer, flags_on):
-    """A token-authenticated client of a user allowed to install and uninstall."""
+def api(transactional_db, token_client, installer, flags_on):
+    """A token-authenticated client of a user allowed to install and uninstall.
+
+    Transactional, so ``on_commit`` work (log lines, trash removal) really runs.
+    """
     return token_client(installer)

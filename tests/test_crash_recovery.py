@@ -48,7 +48,9 @@ def snapshot(root):
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("step", INSTALL_STEPS)
-def test_crash_during_first_install_leaves_nothing(monkeypatch, build_bundle, market_root, step):
+def test_crash_during_first_install_leaves_nothing(
+    monkeypatch, build_bundle, market_root, step
+):
     result = build_bundle("hello_minimal")
     crash_at(monkeypatch, step)
     with pytest.raises(Crash):
@@ -61,7 +63,9 @@ def test_crash_during_first_install_leaves_nothing(monkeypatch, build_bundle, ma
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("step", INSTALL_STEPS)
-def test_crash_during_upgrade_keeps_old_install(monkeypatch, build_bundle, market_root, step):
+def test_crash_during_upgrade_keeps_old_install(
+    monkeypatch, build_bundle, market_root, step
+):
     old = build_bundle("hello_minimal")
     services.extension_install(source=path_source(old))
 
@@ -82,7 +86,9 @@ def test_crash_during_upgrade_keeps_old_install(monkeypatch, build_bundle, marke
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("step", UNINSTALL_STEPS)
-def test_crash_during_uninstall_keeps_the_install(monkeypatch, build_bundle, market_root, step):
+def test_crash_during_uninstall_keeps_the_install(
+    monkeypatch, build_bundle, market_root, step
+):
     result = build_bundle("hello_minimal")
     services.extension_install(source=path_source(result))
     crash_at(monkeypatch, step)
@@ -139,7 +145,9 @@ def test_doctor_reports_and_repairs_orphans(db, build_bundle, market_root):
     assert (ext / killed_id / ".market.json").is_file()
     assert not (ext / "half.done").exists()
     assert (ext / "hand.made" / "keep.txt").read_text() == "mine"
-    assert sorted(InstalledExtension.objects.values_list("extension_id", flat=True)) == [
+    assert sorted(
+        InstalledExtension.objects.values_list("extension_id", flat=True)
+    ) == [
         kept.manifest.id,
         killed_id,
     ]

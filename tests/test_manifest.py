@@ -1371,3 +1371,32 @@ def test_author_folding_is_idempotent(author: Any, authors: list[str]):
     names = [author] if isinstance(author, str) else list(author)
     expected = [n.strip() for n in [*names, *authors] if n.strip()]
     assert folded == list(dict.fromkeys(expected))
+
+
+def paths_in(value: Any, prefix: tuple = ()) -> list[tuple]:
+    found = [prefix]
+    if isinstance(value, dict):
+        for key, child in value.items():
+            found += paths_in(child, (*prefix, key))
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            found += paths_in(child, (*prefix, index))
+    return found
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(valid_manifests | st.builds(full_raw), st.data())
+def test_damaged_manifests_never_crash(raw: dict, data: st.DataObject):
+    """Replace a few values anywhere in a valid manifest with arbitrary JSON."""
+    for _ in range(data.draw(st.integers(min_value=1, max_value=3))):
+        target_path = data.draw(st.sampled_from(paths_in(raw)[1:]))
+        parent = raw
+        for key in target_path[:-1]:
+            parent = parent[key]
+        parent[target_path[-1]] = data.draw(json_values)
+    try:
+        manifest = normalise_manifest(raw)
+    except ManifestError as exc:
+        assert exc.problems
+    else:
+        assert normalise_manifest(manifest.data).data == manifest.data

@@ -1,4 +1,6 @@
-"""One error payload for the whole API: ``{"ok": false, "error": {code, message, details}}``.
+"""One error payload for the whole API.
+
+``{"ok": false, "error": {"code", "message", "details"}}``.
 
 Domain errors carry no HTTP status; ``STATUS_BY_CODE`` maps their codes to statuses in
 one place. The middleware, the 404/500 handlers and DRF's exception handler all build
@@ -66,7 +68,7 @@ def error_payload(code: str, message: str, details: Any = None) -> dict[str, Any
 def error_response(
     code: str, message: str, details: Any = None, status: int | None = None
 ) -> JsonResponse:
-    """A plain Django response, for code that runs outside DRF (middleware, handlers)."""
+    """A plain Django response, for code outside DRF (middleware, handlers)."""
     return JsonResponse(
         error_payload(code, message, details),
         status=status or STATUS_BY_CODE.get(code, 400),
@@ -74,7 +76,9 @@ def error_response(
 
 
 def _drf_code(exc: drf_exceptions.APIException) -> str:
-    if isinstance(exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed):
+    if isinstance(
+        exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed
+    ):
         return "not_authenticated"
     if isinstance(exc, drf_exceptions.PermissionDenied):
         return "permission_denied"
@@ -107,11 +111,15 @@ def _field_problems(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return problems
 
 
-def market_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+def market_exception_handler(
+    exc: Exception, context: dict[str, Any]
+) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every refusal in the one payload shape."""
     if isinstance(exc, MarketError):
         status = STATUS_BY_CODE.get(exc.code, 400)
-        return Response(error_payload(exc.code, exc.message, exc.details), status=status)
+        return Response(
+            error_payload(exc.code, exc.message, exc.details), status=status
+        )
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):

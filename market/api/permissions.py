@@ -7,7 +7,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 
 class MarketReadPermission(BasePermission):
-    """Reads are public when ``MARKET_PUBLIC_READS`` is on; anything else needs a login."""
+    """Reads are public when ``MARKET_PUBLIC_READS`` is on; the rest needs a login."""
 
     def has_permission(self, request, view) -> bool:
         user = request.user

@@ -7,7 +7,12 @@ from typing import Any
 from rest_framework import serializers
 
 from market import selectors
-from market.models import CatalogEntry, InstalledExtension, LifecycleError, LifecycleEvent
+from market.models import (
+    CatalogEntry,
+    InstalledExtension,
+    LifecycleError,
+    LifecycleEvent,
+)
 
 
 class InstallRequestSerializer(serializers.Serializer):
@@ -62,8 +67,16 @@ class LifecycleErrorSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LifecycleError
-        fields = ("id", "action", "extension_id", "code", "message", "detail", "actor",
-                  "created_at")
+        fields = (
+            "id",
+            "action",
+            "extension_id",
+            "code",
+            "message",
+            "detail",
+            "actor",
+            "created_at",
+        )
 
 
 class LifecycleEventSerializer(serializers.ModelSerializer):
@@ -71,5 +84,14 @@ class LifecycleEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = LifecycleEvent
-        fields = ("id", "action", "extension_id", "version", "trust_level",
-                  "package_sha256", "actor", "detail", "created_at")
+        fields = (
+            "id",
+            "action",
+            "extension_id",
+            "version",
+            "trust_level",
+            "package_sha256",
+            "actor",
+            "detail",
+            "created_at",
+        )

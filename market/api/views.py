@@ -20,7 +20,12 @@ from market import selectors, services, signing
 from market.api import serializers as s
 from market.api.permissions import HasModelPermission
 from market.manifest import load_schema
-from market.models import CatalogEntry, InstalledExtension, LifecycleError, LifecycleEvent
+from market.models import (
+    CatalogEntry,
+    InstalledExtension,
+    LifecycleError,
+    LifecycleEvent,
+)
 
 
 class MarketListView(APIView):
@@ -64,14 +69,11 @@ class InstallView(APIView):
         serializer = s.InstallRequestSerializer(data=data, context={"has_file": upload})
         serializer.is_valid(raise_exception=True)
         opts = serializer.validated_data
-        if upload is not None:
-            source = services.source_from_upload(upload)
-        elif opts.get("package"):
-            source = services.source_from_path(opts["package"])
-        else:
-            source = services.source_from_catalog(opts["id"], opts.get("version"))
-        row = services.extension_install(
-            source=source,
+        row = services.extension_install_from(
+            upload=upload,
+            package=opts.get("package"),
+            ext_id=opts.get("id"),
+            version=opts.get("version"),
             actor=request.user,
             reinstall=opts["reinstall"],
             allow_downgrade=opts["allow_downgrade"],
@@ -156,7 +158,9 @@ class LifecycleErrorViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.LifecycleErrorSerializer
     permission_classes = (HasModelPermission,)
     required_permission = "market.view_lifecycleerror"
-    queryset = LifecycleError.objects.select_related("actor").order_by("-created_at", "-id")
+    queryset = LifecycleError.objects.select_related("actor").order_by(
+        "-created_at", "-id"
+    )
 
 
 class LifecycleEventViewSet(viewsets.ReadOnlyModelViewSet):
@@ -165,4 +169,6 @@ class LifecycleEventViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = s.LifecycleEventSerializer
     permission_classes = (HasModelPermission,)
     required_permission = "market.view_lifecycleevent"
-    queryset = LifecycleEvent.objects.select_related("actor").order_by("-created_at", "-id")
+    queryset = LifecycleEvent.objects.select_related("actor").order_by(
+        "-created_at", "-id"
+    )

@@ -52,13 +52,17 @@ def users(make_user):
 
 @pytest.mark.parametrize(("method", "name", "perm"), READS)
 @pytest.mark.parametrize("who", ["anonymous", "plain", "holder", "staff", "superuser"])
-def test_public_reads_answer_everyone(flags_on, token_client, users, who, method, name, perm):
+def test_public_reads_answer_everyone(
+    flags_on, token_client, users, who, method, name, perm
+):
     response = _call(token_client(users[who]), method, name)
     assert response.status_code == 200
 
 
 @pytest.mark.parametrize(("method", "name", "perm"), READS)
-def test_reads_need_login_when_not_public(flags_on, settings, token_client, users, method, name, perm):
+def test_reads_need_login_when_not_public(
+    flags_on, settings, token_client, users, method, name, perm
+):
     settings.MARKET_PUBLIC_READS = False
     anonymous = _call(token_client(None), method, name)
     assert anonymous.status_code == 401
@@ -86,7 +90,11 @@ def test_permissions_matrix(flags_on, token_client, users, who, method, name, pe
     if expected is None:
         # Authorised: the request reached the service, which refused the empty source.
         assert response.status_code in (400, 404), body
-        assert body["error"]["code"] in ("invalid_request", "not_installed", "not_found")
+        assert body["error"]["code"] in (
+            "invalid_request",
+            "not_installed",
+            "not_found",
+        )
         return
     assert response.status_code == expected, body
     code = {401: "not_authenticated", 403: "permission_denied", 200: None}[expected]
@@ -97,7 +105,9 @@ def test_permissions_matrix(flags_on, token_client, users, who, method, name, pe
         }
 
 
-def test_refusals_before_lifecycle_work_store_no_lifecycle_error(flags_on, token_client, users):
+def test_refusals_before_lifecycle_work_store_no_lifecycle_error(
+    flags_on, token_client, users
+):
     from market.models import LifecycleError
 
     _call(token_client(None), "post", "market-api:install")
@@ -106,8 +116,12 @@ def test_refusals_before_lifecycle_work_store_no_lifecycle_error(flags_on, token
 
 
 @pytest.mark.parametrize(("method", "name", "perm"), ALL)
-def test_every_endpoint_refused_when_marketplace_flag_off(settings, token_client, users, method, name, perm):
-    write_config(settings, {"enable_marketplace": False, "enable_extension_market_uploads": True})
+def test_every_endpoint_refused_when_marketplace_flag_off(
+    settings, token_client, users, method, name, perm
+):
+    write_config(
+        settings, {"enable_marketplace": False, "enable_extension_market_uploads": True}
+    )
     response = _call(token_client(users["superuser"]), method, name)
     assert response.status_code == 403
     assert response.json() == {
@@ -121,15 +135,21 @@ def test_every_endpoint_refused_when_marketplace_flag_off(settings, token_client
 
 
 @pytest.mark.parametrize(("method", "name", "perm"), WRITES)
-def test_writes_refused_when_uploads_flag_off(settings, token_client, users, method, name, perm):
+def test_writes_refused_when_uploads_flag_off(
+    settings, token_client, users, method, name, perm
+):
     write_config(settings, {"enable_marketplace": True})
     response = _call(token_client(users["superuser"]), method, name)
     assert response.status_code == 403
-    assert response.json()["error"]["details"] == {"flag": "enable_extension_market_uploads"}
+    assert response.json()["error"]["details"] == {
+        "flag": "enable_extension_market_uploads"
+    }
 
 
 @pytest.mark.parametrize(("method", "name", "perm"), READS)
-def test_reads_need_only_the_marketplace_flag(settings, token_client, method, name, perm):
+def test_reads_need_only_the_marketplace_flag(
+    settings, token_client, method, name, perm
+):
     write_config(settings, {"enable_marketplace": True})
     assert _call(token_client(None), method, name).status_code == 200
 
@@ -138,7 +158,9 @@ def test_legacy_alias_only_when_primary_flag_absent(settings, token_client):
     client = token_client(None)
     write_config(settings, {"enable_extension_market": True})
     assert client.get(reverse("market-api:health")).status_code == 200
-    write_config(settings, {"enable_extension_market": True, "enable_marketplace": False})
+    write_config(
+        settings, {"enable_extension_market": True, "enable_marketplace": False}
+    )
     assert client.get(reverse("market-api:health")).status_code == 403
 
 
@@ -183,6 +205,10 @@ def test_unexpected_failure_gets_the_json_error_payload(flags_on, client, monkey
     assert response.status_code == 500
     assert response.json() == {
         "ok": False,
-        "error": {"code": "server_error", "message": "internal server error", "details": {}},
+        "error": {
+            "code": "server_error",
+            "message": "internal server error",
+            "details": {},
+        },
     }
     assert "fire" not in response.content.decode()

@@ -15,7 +15,9 @@ def _approve_verified(result):
     return review.catalog_entry_approve(entry=entry, trust_level="verified")
 
 
-def test_checklist_package_install_list_health_uninstall(api, build_bundle, market_root):
+def test_checklist_package_install_list_health_uninstall(
+    api, build_bundle, market_root
+):
     # 1. package, capture both digests
     result = build_bundle("sample_toolkit")
     ext_id = result.manifest.id
@@ -64,9 +66,10 @@ def test_checklist_package_install_list_health_uninstall(api, build_bundle, mark
     assert [p["scope"] for p in entry["permissions"]] == declared
     assert entry["hooks"] == result.manifest.data["hooks"]
     [inst] = listing["installed"]
-    assert inst["diagnostics"]["log_topics"] == result.manifest.data["diagnostics"][
-        "log_topics"
-    ]
+    assert (
+        inst["diagnostics"]["log_topics"]
+        == result.manifest.data["diagnostics"]["log_topics"]
+    )
     glossary = [p["scope"] for p in listing["permissions"]]
     assert set(declared) <= set(glossary)
     assert listing["trust_levels"] == ["unverified", "verified"]
@@ -98,7 +101,9 @@ def test_checklist_package_install_list_health_uninstall(api, build_bundle, mark
 
 def test_last_error_is_reported_then_cleared_by_a_success(api, build_bundle):
     result = build_bundle("hello_minimal")
-    bad = api.post(reverse("market-api:uninstall"), {"id": "never.installed"}, format="json")
+    bad = api.post(
+        reverse("market-api:uninstall"), {"id": "never.installed"}, format="json"
+    )
     assert bad.status_code == 404
     assert bad.json()["error"]["code"] == "not_installed"
     last = api.get(reverse("market-api:health")).json()["last_error"]
@@ -106,7 +111,9 @@ def test_last_error_is_reported_then_cleared_by_a_success(api, build_bundle):
     assert last["code"] == "not_installed"
     assert last["extension_id"] == "never.installed"
     assert last["message"]
-    ok = api.post(reverse("market-api:install"), {"package": str(result.path)}, format="json")
+    ok = api.post(
+        reverse("market-api:install"), {"package": str(result.path)}, format="json"
+    )
     assert ok.status_code == 200
     health = api.get(reverse("market-api:health")).json()
     assert health["last_error"] is None

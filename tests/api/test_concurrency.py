@@ -1,4 +1,4 @@
-"""Concurrent installs and uninstalls of one id end with row, folder and sidecar agreeing."""
+"""Concurrent installs/uninstalls of one id: row, folder and sidecar end up agreeing."""
 
 from __future__ import annotations
 
@@ -16,7 +16,11 @@ from market.models import InstalledExtension
 def test_eight_threads_installing_and_uninstalling_one_id(
     # On PostgreSQL the ExtensionSlot row lock serialises the swaps; on SQLite the
     # IMMEDIATE transactions do. Both must end consistent.
-    token_client, installer, flags_on, build_bundle, market_root
+    token_client,
+    installer,
+    flags_on,
+    build_bundle,
+    market_root,
 ):
     v1 = build_bundle("hello_minimal")
 
@@ -29,24 +33,35 @@ def test_eight_threads_installing_and_uninstalling_one_id(
     errors: list[str] = []
     barrier = threading.Barrier(8)
 
+    clients = [token_client(installer) for _ in range(8)]
+    crashes: list[BaseException] = []
+
     def worker(n: int) -> None:
-        client = token_client(installer)
+        client = clients[n]
+        client.raise_request_exception = False
         try:
             barrier.wait(timeout=30)
             for i in range(4):
                 if (n + i) % 3 == 0:
-                    r = client.post(reverse("market-api:uninstall"), {"id": ext_id}, format="json")
+                    r = client.post(
+                        reverse("market-api:uninstall"), {"id": ext_id}, format="json"
+                    )
                 else:
                     bundle = v1 if (n + i) % 2 else v2
                     r = client.post(
                         reverse("market-api:install"),
-                        {"package": str(bundle.path), "reinstall": True,
-                         "allow_downgrade": True},
+                        {
+                            "package": str(bundle.path),
+                            "reinstall": True,
+                            "allow_downgrade": True,
+                        },
                         format="json",
                     )
                 statuses.append(r.status_code)
                 if r.status_code >= 500:
                     errors.append(r.content.decode())
+        except BaseException as exc:  # surfaced by the assertion below
+            crashes.append(exc)
         finally:
             connections.close_all()
 
@@ -55,6 +70,7 @@ def test_eight_threads_installing_and_uninstalling_one_id(
         t.start()
     for t in threads:
         t.join(timeout=300)
+    assert not crashes
     assert not errors
     assert len(statuses) == 32
     assert all(s in (200, 404, 409) for s in statuses), statuses

@@ -25,7 +25,9 @@ def bump(version):
 def test_install_from_upload(api, build_bundle, market_root):
     result = build_bundle("hello_minimal")
     with result.path.open("rb") as fh:
-        response = api.post(reverse("market-api:install"), {"package": fh}, format="multipart")
+        response = api.post(
+            reverse("market-api:install"), {"package": fh}, format="multipart"
+        )
     assert response.status_code == 200, response.json()
     installed = response.json()["installed"]
     assert installed["sha256"] == result.sha256
@@ -50,7 +52,9 @@ def test_install_from_catalogue_reference(api, build_bundle):
     assert row.catalog_entry_id == entry.pk
 
 
-def test_catalogue_reference_to_unknown_or_pending_entry_is_not_found(api, build_bundle):
+def test_catalogue_reference_to_unknown_or_pending_entry_is_not_found(
+    api, build_bundle
+):
     result = build_bundle("hello_minimal")
     review.catalog_entry_submit(bundle_path=result.path)  # pending, not listed
     response = install(api, id=result.manifest.id)
@@ -63,15 +67,21 @@ def test_path_outside_package_dirs_is_refused(api, build_bundle, tmp_path):
     result = build_bundle("hello_minimal")
     outside = tmp_path / "elsewhere.cvnext"
     outside.write_bytes(result.path.read_bytes())
-    for path in (str(outside), "/etc/passwd", "relative/x.cvnext",
-                 str(result.path.parent / ".." / ".." / "elsewhere.cvnext")):
+    for path in (
+        str(outside),
+        "/etc/passwd",
+        "relative/x.cvnext",
+        str(result.path.parent / ".." / ".." / "elsewhere.cvnext"),
+    ):
         response = install(api, package=path)
         assert response.status_code in (403, 404), path
         assert response.json()["error"]["code"] in ("path_not_allowed", "not_found")
     assert InstalledExtension.objects.count() == 0
 
 
-def test_symlink_inside_package_dir_pointing_outside_is_refused(api, build_bundle, tmp_path):
+def test_symlink_inside_package_dir_pointing_outside_is_refused(
+    api, build_bundle, tmp_path
+):
     result = build_bundle("hello_minimal")
     outside = tmp_path / "outside.cvnext"
     outside.write_bytes(result.path.read_bytes())
@@ -102,7 +112,9 @@ def test_same_version_again_conflicts_unless_reinstall(api, build_bundle):
     assert kinds == ["install", "reinstall"]
 
 
-def test_upgrade_replaces_and_downgrade_needs_permission(api, build_bundle, market_root):
+def test_upgrade_replaces_and_downgrade_needs_permission(
+    api, build_bundle, market_root
+):
     old = build_bundle("hello_minimal")
     new = build_bundle("hello_minimal", edit=bump("9.0.0"))
     assert install(api, package=str(old.path)).status_code == 200
@@ -154,7 +166,11 @@ def _signed_bundle(build_bundle, key_file=None, settings=None):
     _, signature = signing.sign_digest(unsigned.manifest_sha256)
 
     def signed(data):
-        data["trust"] = {"level": "verified", "signed_by": key_id, "signature": signature}
+        data["trust"] = {
+            "level": "verified",
+            "signed_by": key_id,
+            "signature": signature,
+        }
 
     result = build_bundle("sample_toolkit", edit=signed)
     assert result.manifest_sha256 == unsigned.manifest_sha256
@@ -170,7 +186,9 @@ def test_ed25519_signature_from_trusted_key_proves_verified(api, build_bundle):
     assert response.json()["installed"]["manifest_sha256"] == result.manifest_sha256
 
 
-def test_ed25519_signature_from_unknown_key_is_refused(api, build_bundle, settings, tmp_path):
+def test_ed25519_signature_from_unknown_key_is_refused(
+    api, build_bundle, settings, tmp_path
+):
     settings.MARKET_SIGNING_KEY_FILE = tmp_path / "rogue.pem"
     result = _signed_bundle(build_bundle)
     settings.MARKET_SIGNING_KEY_FILE = tmp_path / "catalog.pem"
@@ -179,8 +197,12 @@ def test_ed25519_signature_from_unknown_key_is_refused(api, build_bundle, settin
     assert response.json()["error"]["code"] == "trust_unproven"
 
 
-@pytest.mark.parametrize("bad_id", ["../x", "/etc", "..", "a/../../b", "", "ÄÖÜ", "x" * 300])
-def test_uninstall_of_hostile_ids_deletes_nothing(api, build_bundle, market_root, bad_id):
+@pytest.mark.parametrize(
+    "bad_id", ["../x", "/etc", "..", "a/../../b", "", "ÄÖÜ", "x" * 300]
+)
+def test_uninstall_of_hostile_ids_deletes_nothing(
+    api, build_bundle, market_root, bad_id
+):
     result = build_bundle("hello_minimal")
     assert install(api, package=str(result.path)).status_code == 200
     before = sorted(p.relative_to(market_root) for p in market_root.rglob("*"))
@@ -194,11 +216,15 @@ def test_uninstall_of_hostile_ids_deletes_nothing(api, build_bundle, market_root
     assert InstalledExtension.objects.count() == 1
 
 
-def test_uninstall_of_folder_not_installed_by_marketplace_deletes_nothing(api, market_root):
+def test_uninstall_of_folder_not_installed_by_marketplace_deletes_nothing(
+    api, market_root
+):
     folder = market_root / "extensions" / "hand.made"
     folder.mkdir(parents=True)
     (folder / "keep.txt").write_text("mine")
-    response = api.post(reverse("market-api:uninstall"), {"id": "hand.made"}, format="json")
+    response = api.post(
+        reverse("market-api:uninstall"), {"id": "hand.made"}, format="json"
+    )
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_installed"
     assert (folder / "keep.txt").read_text() == "mine"

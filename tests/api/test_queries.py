@@ -16,7 +16,9 @@ def grow_catalogue(n: int) -> None:
         "version": "1.0.0",
         "summary": "s",
         "authors": ["a"],
-        "permissions": [{"scope": "assets.read", "description": "d", "optional": False}],
+        "permissions": [
+            {"scope": "assets.read", "description": "d", "optional": False}
+        ],
         "hooks": ["on_scene_enter"],
         "trust": {"level": "unverified"},
     }
@@ -58,7 +60,9 @@ def grow_catalogue(n: int) -> None:
 
 
 @pytest.mark.parametrize("size", [10, 1000])
-def test_list_uses_fixed_queries(flags_on, client, django_assert_max_num_queries, size):
+def test_list_uses_fixed_queries(
+    db, flags_on, client, django_assert_max_num_queries, size
+):
     grow_catalogue(size)
     with django_assert_max_num_queries(4):
         response = client.get(reverse("market-api:list"))
@@ -67,7 +71,9 @@ def test_list_uses_fixed_queries(flags_on, client, django_assert_max_num_queries
 
 
 @pytest.mark.parametrize("size", [10, 1000])
-def test_catalog_page_uses_fixed_queries(flags_on, client, django_assert_max_num_queries, size):
+def test_catalog_page_uses_fixed_queries(
+    flags_on, client, django_assert_max_num_queries, size
+):
     grow_catalogue(size)
     with django_assert_max_num_queries(3):
         response = client.get(reverse("market-api:catalog-list"), {"page_size": 100})
@@ -76,7 +82,7 @@ def test_catalog_page_uses_fixed_queries(flags_on, client, django_assert_max_num
     assert len(body["results"]) == min(size, 100)
 
 
-def test_catalog_filters(flags_on, client):
+def test_catalog_filters(db, flags_on, client):
     grow_catalogue(30)
     CatalogEntry.objects.filter(extension_id="ext.00003").update(
         trust_level="verified", permission_index=" api.global ", hook_index=""
@@ -88,11 +94,11 @@ def test_catalog_filters(flags_on, client):
     assert client.get(url, {"hook": "on_scene_enter"}).json()["count"] == 29
     assert client.get(url, {"search": "Extension 1"}).json()["count"] == 11
     page = client.get(url, {"page_size": 10, "page": 3}).json()
-    assert [r["id"] for r in page["results"]][0] == "ext.00020"
+    assert page["results"][0]["id"] == "ext.00020"
     assert page["next"] is None and page["previous"]
 
 
-def test_list_supports_etag(flags_on, client):
+def test_list_supports_etag(db, flags_on, client):
     grow_catalogue(3)
     first = client.get(reverse("market-api:list"))
     etag = first["ETag"]

@@ -35,9 +35,7 @@ class Command(BaseCommand):
         parser.add_argument("--username", default="admin")
 
     def handle(self, *args, **opts) -> None:
-        flags.write_flags(
-            {flags.MARKETPLACE: True, flags.UPLOADS: True}
-        )
+        flags.write_flags({flags.MARKETPLACE: True, flags.UPLOADS: True})
         self.stdout.write(f"[ok] flags on in {flags.config_path()}")
         out = Path(settings.MARKET_PACKAGE_DIRS[0])
         samples = sorted(p for p in Path(opts["samples"]).iterdir() if p.is_dir())

@@ -1,0 +1,252 @@
+"""Hostile bundles through the install API: each refused with its own code, a 4xx,
+nothing left on disk or in the database, and a LifecycleError stored."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.urls import reverse
+
+from market.models import CatalogEntry, InstalledExtension, LifecycleError
+from tests.bundles import good_entries, patch_bytes, patch_field, typed, write_zip
+
+
+def extra(name, data=b"evil"):
+    def build(path: Path) -> Path:
+        return write_zip(path, [*good_entries(), (name, data)])
+
+    return build
+
+
+def patched(name, field, value, data=b"x" * 20, **kw):
+    def build(path: Path) -> Path:
+        write_zip(path, [*good_entries(), (name, data)], **kw)
+        patch_field(path, name, field, value)
+        return path
+
+    return build
+
+
+def nul_name(path: Path) -> Path:
+    write_zip(path, [*good_entries(), ("nulQname.txt", b"x")])
+    patch_bytes(path, b"nulQname.txt", b"nul\x00name.txt")
+    return path
+
+
+def overlapping(path: Path) -> Path:
+    entries = [*good_entries(), ("a.txt", b"A" * 100), ("b.txt", b"B" * 100)]
+    write_zip(path, entries, compression=zipfile.ZIP_STORED)
+    with zipfile.ZipFile(path) as zf:
+        a, b = zf.getinfo("a.txt"), zf.getinfo("b.txt")
+    span = (b.header_offset + 30 + 5 + 100) - (a.header_offset + 30 + 5)
+    for field in ("csize", "usize"):
+        patch_field(path, "a.txt", field, span)
+    return path
+
+
+def pair(first, second):
+    def build(path: Path) -> Path:
+        return write_zip(path, [*good_entries(), (first, b"1"), (second, b"2")])
+
+    return build
+
+
+def raw(data: bytes):
+    def build(path: Path) -> Path:
+        path.write_bytes(data)
+        return path
+
+    return build
+
+
+def truncated(path: Path) -> Path:
+    write_zip(path, good_entries())
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def only(entries):
+    def build(path: Path) -> Path:
+        return write_zip(path, entries)
+
+    return build
+
+
+def tampered(change):
+    """A real packaged bundle whose files were changed after packaging."""
+
+    def build(path: Path, packaged: Path) -> Path:
+        with zipfile.ZipFile(packaged) as zf:
+            entries = [(i.filename, zf.read(i)) for i in zf.infolist()]
+        return write_zip(path, change(entries))
+
+    return build
+
+
+def _change_one_byte(entries):
+    name, data = entries[1]
+    return [entries[0], (name, bytes([data[0] ^ 1]) + data[1:]), *entries[2:]]
+
+
+HOSTILE = {
+    "traversal": (extra("../x"), "unsafe_path"),
+    "nested_traversal": (extra("a/../../x"), "unsafe_path"),
+    "absolute": (extra("/etc/cron.d/x"), "unsafe_path"),
+    "drive_letter": (extra("C:/Windows/x"), "unsafe_path"),
+    "drive_relative": (extra("C:x"), "unsafe_path"),
+    "backslash": (extra("..\\..\\x"), "unsafe_path"),
+    "unc": (extra("//server/share/x"), "unsafe_path"),
+    "nul_in_name": (nul_name, "unsafe_path"),
+    "control_char": (extra("bell\x07.txt"), "unsafe_path"),
+    "symlink": (
+        extra(typed("link", stat.S_IFLNK | 0o777), b"/etc/passwd"),
+        "unsafe_entry_type",
+    ),
+    "fifo": (extra(typed("fifo", stat.S_IFIFO | 0o644), b""), "unsafe_entry_type"),
+    "duplicate": (pair("a.txt", "a.txt"), "duplicate_entry"),
+    "case_collision": (pair("Readme.txt", "README.TXT"), "duplicate_entry"),
+    "unicode_collision": (pair("caf\u00e9.txt", "cafe\u0301.txt"), "duplicate_entry"),
+    "bomb_by_ratio": (extra("zeros.bin", b"\0" * (8 * 1024 * 1024)), "limit_exceeded"),
+    "bomb_by_overlap": (overlapping, "corrupt_archive"),
+    "size_that_lies": (
+        patched("lie.bin", "usize", 5, bytes(range(256)) * 4),
+        "corrupt_archive",
+    ),
+    "encrypted": (patched("secret.txt", "flags", 0x1), "encrypted_entry"),
+    "bzip2": (
+        lambda p: write_zip(p, good_entries(), compression=zipfile.ZIP_BZIP2),
+        "unsupported_compression",
+    ),
+    "not_a_zip": (raw(os.urandom(4096)), "corrupt_archive"),
+    "empty_file": (raw(b""), "corrupt_archive"),
+    "truncated": (truncated, "corrupt_archive"),
+    "missing_manifest": (only([("main.py", b"print(1)\n")]), "manifest_missing"),
+    "manifest_not_json": (only([("manifest.json", b"{nope")]), "manifest_invalid"),
+    "manifest_not_utf8": (
+        only([("manifest.json", b'{"id": "\xff\xfe"}')]),
+        "manifest_invalid",
+    ),
+    "manifest_bad_fields": (
+        only(
+            [
+                (
+                    "manifest.json",
+                    json.dumps({"id": "../x", "version": "1.0/evil"}).encode(),
+                )
+            ]
+        ),
+        "manifest_invalid",
+    ),
+}
+TAMPERED = {
+    "file_changed": _change_one_byte,
+    "file_added": lambda entries: [*entries, ("extra.py", b"import os\n")],
+    "file_removed": lambda entries: entries[:-1],
+}
+
+
+def assert_nothing_left(market_root: Path, code: str) -> None:
+    ext = market_root / "extensions"
+    assert not ext.exists() or list(ext.iterdir()) == []
+    staging = market_root / "staging"
+    assert not staging.exists() or list(staging.iterdir()) == []
+    assert InstalledExtension.objects.count() == 0
+    assert CatalogEntry.objects.count() == 0
+    assert list(LifecycleError.objects.values_list("code", flat=True)) == [code]
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE))
+def test_hostile_bundle_by_path(api, package_dir, market_root, case):
+    build, code = HOSTILE[case]
+    bundle = build(package_dir / f"{case}.cvnext")
+    response = api.post(
+        reverse("market-api:install"), {"package": str(bundle)}, format="json"
+    )
+    assert 400 <= response.status_code < 500, response.content
+    assert response.json()["ok"] is False
+    assert response.json()["error"]["code"] == code
+    assert_nothing_left(market_root, code)
+
+
+@pytest.mark.parametrize(
+    "case", ["traversal", "symlink", "bomb_by_overlap", "not_a_zip"]
+)
+def test_hostile_bundle_by_upload(api, tmp_path, market_root, case):
+    build, code = HOSTILE[case]
+    bundle = build(tmp_path / f"{case}.cvnext")
+    with bundle.open("rb") as fh:
+        response = api.post(
+            reverse("market-api:install"), {"package": fh}, format="multipart"
+        )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == code
+    assert_nothing_left(market_root, code)
+
+
+@pytest.mark.parametrize("case", sorted(TAMPERED))
+def test_bundle_changed_after_packaging(
+    api, build_bundle, package_dir, market_root, case
+):
+    packaged = build_bundle("hello_minimal")
+    bundle = tampered(TAMPERED[case])(package_dir / "tampered.cvnext", packaged.path)
+    packaged.path.unlink()
+    response = api.post(
+        reverse("market-api:install"), {"package": str(bundle)}, format="json"
+    )
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "content_mismatch"
+    assert_nothing_left(market_root, "content_mismatch")
+
+
+def test_unproven_verified_and_global_route(api, build_bundle, market_root):
+    claimed = build_bundle("sample_toolkit")
+    response = api.post(
+        reverse("market-api:install"), {"package": str(claimed.path)}, format="json"
+    )
+    assert response.json()["error"]["code"] == "trust_unproven"
+    assert_nothing_left(market_root, "trust_unproven")
+
+
+@pytest.mark.parametrize(
+    ("limit", "value", "code", "status"),
+    [
+        ("max_package_bytes", 200, "package_too_large", 413),
+        ("max_entries", 2, "limit_exceeded", 422),
+        ("max_file_bytes", 100, "limit_exceeded", 422),
+        ("max_total_bytes", 150, "limit_exceeded", 422),
+    ],
+)
+def test_limits(api, settings, package_dir, market_root, limit, value, code, status):
+    settings.MARKET_ARCHIVE_LIMITS = {**settings.MARKET_ARCHIVE_LIMITS, limit: value}
+    bundle = write_zip(
+        package_dir / "big.cvnext", [*good_entries(), ("big.txt", b"abc" * 100)]
+    )
+    response = api.post(
+        reverse("market-api:install"), {"package": str(bundle)}, format="json"
+    )
+    assert response.status_code == status
+    assert response.json()["error"]["code"] == code
+    assert_nothing_left(market_root, code)
+
+
+def test_oversized_upload_is_refused_before_reading(
+    api, settings, tmp_path, market_root
+):
+    settings.MARKET_ARCHIVE_LIMITS = {
+        **settings.MARKET_ARCHIVE_LIMITS,
+        "max_package_bytes": 64,
+    }
+    bundle = write_zip(tmp_path / "big.cvnext", good_entries())
+    with bundle.open("rb") as fh:
+        response = api.post(
+            reverse("market-api:install"), {"package": fh}, format="multipart"
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "package_too_large"
+    assert_nothing_left(market_root, "package_too_large")
