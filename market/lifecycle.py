@@ -6,6 +6,7 @@ transaction, so a rollback never erases the record of why it rolled back.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -30,11 +31,13 @@ def fault_point(name: str) -> None:
 def logfmt(fields: dict[str, Any]) -> str:
     parts = []
     for key, value in fields.items():
-        text = "" if value is None else str(value)
+        if value is None:
+            continue
+        text = str(value)
         if not _SAFE_VALUE.match(text):
-            escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-            escaped = escaped.replace("\n", "\\n").replace("\r", "\\r")
-            text = f'"{escaped}"'
+            # JSON string quoting escapes quotes, backslashes and every control
+            # character, so a hostile value can never forge a second log line.
+            text = json.dumps(text)
         parts.append(f"{key}={text}")
     return " ".join(parts)
 
@@ -54,6 +57,19 @@ def write_log_line(fields: dict[str, Any]) -> None:
         os.write(fd, (line + "\n").encode("utf-8"))
     finally:
         os.close(fd)
+
+
+def _scrub(value: Any) -> Any:
+    """Make hostile text storable: PostgreSQL refuses NUL in text and jsonb."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\\x00")
+    if isinstance(value, dict):
+        return {_scrub(str(k)): _scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_scrub(v) for v in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _scrub(str(value))
 
 
 def _actor_name(actor: Any) -> str | None:
@@ -124,10 +140,10 @@ def record_error(
     try:
         return LifecycleError.objects.create(
             action=action,
-            extension_id=ext_id[:64],
+            extension_id=_scrub(ext_id)[:64],
             code=code,
-            message=message[:2000],
-            detail=detail if isinstance(detail, dict) else {"value": detail},
+            message=_scrub(message)[:2000],
+            detail=_scrub(detail if isinstance(detail, dict) else {"value": detail}),
             actor=_actor_row(actor),
         )
     except Exception:

@@ -338,8 +338,9 @@ def parse_signature(value: str) -> tuple[str, bytes]:
 def verify_digest_signature(manifest: Manifest) -> Manifest:
     """Check a sha256 ``trust.signature`` against ``manifest_sha256``.
 
-    On a match the returned manifest has ``trust.signature_type = "sha256"``.
-    Ed25519 signatures (checked against keys by the install service) and unsigned
+    On a match the returned manifest has ``trust.signature_type = "sha256"``. An
+    Ed25519 signature is only recorded as ``signature_type = "ed25519"``: whether a
+    trusted key made it is for the install service, which holds the keys. Unsigned
     manifests come back unchanged.
     """
     trust = manifest.data.get("trust") or {}
@@ -347,16 +348,17 @@ def verify_digest_signature(manifest: Manifest) -> Manifest:
     if not signature:
         return manifest
     algorithm, raw = parse_signature(signature)
-    if algorithm != "sha256":
+    if algorithm == "sha256":
+        expected = manifest.digest()
+        if not hmac.compare_digest(raw, bytes.fromhex(expected)):
+            raise SignatureMismatchError(
+                "trust.signature does not match the manifest digest",
+                details={"expected": expected, "actual": raw.hex()},
+            )
+    if trust.get("signature_type") == algorithm:
         return manifest
-    expected = manifest.digest()
-    if not hmac.compare_digest(raw, bytes.fromhex(expected)):
-        raise SignatureMismatchError(
-            "trust.signature does not match the manifest digest",
-            details={"expected": expected, "actual": raw.hex()},
-        )
     data = copy.deepcopy(manifest.data)
-    data["trust"]["signature_type"] = "sha256"
+    data["trust"]["signature_type"] = algorithm
     return dataclasses.replace(manifest, data=data)
 
 

@@ -42,6 +42,9 @@ class CatalogEntry(models.Model):
     permission_index = models.TextField(blank=True, default="")
     hook_index = models.TextField(blank=True, default="")
     report = models.JSONField(default=dict, blank=True)
+    # The catalogue card (manifest summary, permissions, hooks), computed once at
+    # submission so listing 10,000 entries never re-derives it from the manifest.
+    card = models.JSONField(default=dict, blank=True)
     review_reason = models.TextField(blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -20,6 +20,7 @@ both paths give identical bytes (tested).
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import hashlib
 import os
@@ -449,18 +450,21 @@ class _BundleWriter:
     """
 
     def __init__(self, handle: IO[bytes]) -> None:
+        self.handle = handle  # zipfile writes through this very object (its ``fp``)
         self.zf = zipfile.ZipFile(handle, "w", allowZip64=True)
 
     def append(self, name: str, stored: bool, encoded: _Encoded) -> None:
-        zf = self.zf
+        zf, handle = self.zf, self.handle
         info = _zip_info(name, stored, encoded.size)
         info.CRC = encoded.crc
         info.compress_size = len(encoded.data)
-        zf.fp.seek(zf.start_dir)
+        # ``start_dir`` is where zipfile writes its next entry (and at last the
+        # central directory); the zip64 rule is the one of ZipFile._open_to_write.
+        handle.seek(zf.start_dir)
         info.header_offset = zf.start_dir
-        zf.fp.write(info.FileHeader(info.file_size * 1.05 > zipfile.ZIP64_LIMIT))
-        zf.fp.write(encoded.data)
-        zf.start_dir = zf.fp.tell()
+        handle.write(info.FileHeader(info.file_size * 1.05 > zipfile.ZIP64_LIMIT))
+        handle.write(encoded.data)
+        zf.start_dir = handle.tell()
         zf.filelist.append(info)
         zf.NameToInfo[name] = info
 
@@ -505,9 +509,15 @@ def _write_atomically(
     try:
         with os.fdopen(fd, "wb") as handle:
             writer = _BundleWriter(handle)
-            manifest_bytes = manifest_json_bytes(manifest.data)
-            writer.append(MANIFEST_ENTRY, False, _compress(manifest_bytes, False))
-            _write_entries(writer, files, digests, pool, progress)
+            try:
+                manifest_bytes = manifest_json_bytes(manifest.data)
+                writer.append(MANIFEST_ENTRY, False, _compress(manifest_bytes, False))
+                _write_entries(writer, files, digests, pool, progress)
+            except BaseException:
+                # Close now, or ZipFile.__del__ writes to a closed file later.
+                with contextlib.suppress(Exception):
+                    writer.close()
+                raise
             writer.close()
         os.replace(tmp, target)
     except BaseException as exc:

@@ -16,6 +16,7 @@ from market.errors import ReviewError
 from market.lifecycle import record_error, record_event
 from market.manifest import Manifest, capabilities
 from market.models import CatalogEntry, LifecycleAction
+from market.selectors import catalog_card
 from market.services import archive_limits, server_allowlist
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,7 @@ def catalog_entry_submit(
                 permission_index=_index(caps.get("permissions", [])),
                 hook_index=_index(caps.get("hooks", [])),
                 report=_report(info, previous),
+                card=catalog_card(manifest.data),
                 submitted_by=actor if getattr(actor, "pk", None) else None,
             )
             stem = f"{ext_id}-{manifest.version}-{info.sha256[:12]}"

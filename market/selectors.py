@@ -50,8 +50,34 @@ def catalog_queryset(
     return qs
 
 
+CARD_FIELDS = (
+    "extension_id",
+    "version",
+    "name",
+    "summary",
+    "trust_level",
+    "package_sha256",
+    "manifest_sha256",
+    "package_size",
+    "reviewed_at",
+    "card",
+)
+
+
+def catalog_card(data: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a catalogue entry derived from its manifest."""
+    return {
+        "manifest_summary": manifest_summary(data),
+        "permissions": data.get("permissions", []),
+        "hooks": data.get("hooks", []),
+    }
+
+
 def catalog_entry_payload(entry: CatalogEntry) -> dict[str, Any]:
-    data = entry.manifest
+    card = entry.card
+    summary = dict(card["manifest_summary"])
+    # The level the marketplace established, not what the bundle claimed.
+    summary["trust"] = {**(summary.get("trust") or {}), "level": entry.trust_level}
     return {
         "id": entry.extension_id,
         "version": entry.version,
@@ -61,9 +87,9 @@ def catalog_entry_payload(entry: CatalogEntry) -> dict[str, Any]:
         "sha256": entry.package_sha256,
         "manifest_sha256": entry.manifest_sha256,
         "size": entry.package_size,
-        "manifest_summary": _summary_with_trust(data, entry.trust_level),
-        "permissions": data.get("permissions", []),
-        "hooks": data.get("hooks", []),
+        "manifest_summary": summary,
+        "permissions": card["permissions"],
+        "hooks": card["hooks"],
         "approved_at": entry.reviewed_at.isoformat() if entry.reviewed_at else None,
     }
 
@@ -97,7 +123,7 @@ def _summary_with_trust(data: dict[str, Any], level: str) -> dict[str, Any]:
 
 def market_snapshot() -> dict[str, Any]:
     """The spec's ``list`` payload, in a fixed number of queries."""
-    catalog = [catalog_entry_payload(e) for e in catalog_queryset()]
+    catalog = [catalog_entry_payload(e) for e in catalog_queryset().only(*CARD_FIELDS)]
     installed = [installed_payload(r) for r in InstalledExtension.objects.all()]
     return {
         "ok": True,

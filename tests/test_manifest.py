@@ -1170,11 +1170,19 @@ def test_verify_digest_signature_unknown_algorithm():
         verify_digest_signature(signed(manifest, "md5:" + "0" * 32))
 
 
-def test_verify_digest_signature_leaves_others_alone():
+def test_verify_digest_signature_leaves_unsigned_alone():
     manifest = normalise_manifest(full_raw())
     assert verify_digest_signature(manifest) is manifest
+
+
+def test_verify_digest_signature_only_labels_ed25519():
+    manifest = normalise_manifest(full_raw())
+    # Any 64 bytes: the key check belongs to the install service.
     ed = signed(manifest, "ed25519:" + base64.b64encode(bytes(64)).decode())
-    assert verify_digest_signature(ed) is ed
+    labelled = verify_digest_signature(ed)
+    assert labelled.data["trust"]["signature_type"] == "ed25519"
+    assert labelled.digest() == manifest.digest()
+    assert verify_digest_signature(labelled) is labelled
 
 
 # --- views ------------------------------------------------------------------------

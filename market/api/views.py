@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.http import HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.utils import extend_schema
 from rest_framework import viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -34,14 +34,15 @@ class MarketListView(APIView):
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Any:
         body = selectors.market_snapshot()
-        encoded = json.dumps(body, cls=DjangoJSONEncoder, sort_keys=True).encode()
+        # Encoded once: the same bytes give the ETag and the response body.
+        encoded = json.dumps(body, cls=DjangoJSONEncoder).encode()
         etag = '"' + hashlib.sha256(encoded).hexdigest()[:32] + '"'
         wanted = request.headers.get("If-None-Match", "")
         if etag in [tag.strip() for tag in wanted.split(",")] or wanted.strip() == "*":
             response = HttpResponseNotModified()
             response["ETag"] = etag
             return response
-        response = Response(body)
+        response = HttpResponse(encoded, content_type="application/json")
         response["ETag"] = etag
         response["Cache-Control"] = "no-cache"
         return response
@@ -120,12 +121,15 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
-        return selectors.catalog_queryset(
+        queryset = selectors.catalog_queryset(
             search=params.get("search"),
             trust=params.get("trust"),
             permission=params.get("permission"),
             hook=params.get("hook"),
         )
+        if self.action == "list":
+            queryset = queryset.only(*selectors.CARD_FIELDS)
+        return queryset
 
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         entry = self.get_object()

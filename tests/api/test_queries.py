@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from market.models import CatalogEntry, InstalledExtension
+from market.selectors import catalog_card
 
 
 def grow_catalogue(n: int) -> None:
@@ -39,6 +40,7 @@ def grow_catalogue(n: int) -> None:
             permission_index=" assets.read ",
             hook_index=" on_scene_enter ",
             reviewed_at=now,
+            card=catalog_card({**manifest, "id": f"ext.{i:05d}"}),
         )
         for i in range(n)
     )
@@ -72,7 +74,7 @@ def test_list_uses_fixed_queries(
 
 @pytest.mark.parametrize("size", [10, 1000])
 def test_catalog_page_uses_fixed_queries(
-    flags_on, client, django_assert_max_num_queries, size
+    db, flags_on, client, django_assert_max_num_queries, size
 ):
     grow_catalogue(size)
     with django_assert_max_num_queries(3):

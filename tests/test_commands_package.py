@@ -1,0 +1,288 @@
+"""``manage.py package`` and ``manage.py validate``: output, exit codes, options."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "extensions"
+HEX = "[0-9a-f]{64}"
+
+
+class Tty(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run(*args: str, stderr: io.StringIO | None = None) -> tuple[int, str, str]:
+    out, err = io.StringIO(), stderr if stderr is not None else io.StringIO()
+    try:
+        call_command(*args, stdout=out, stderr=err)
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def src(tmp_path) -> Path:
+    path = tmp_path / "src" / "sample_toolkit"
+    shutil.copytree(FIXTURES / "sample_toolkit", path)
+    return path
+
+
+def edit_manifest(src: Path, change) -> None:
+    path = src / "manifest.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def test_package_prints_the_spec_block(src, tmp_path):
+    code, out, err = run("package", str(src), "--output", str(tmp_path / "out"))
+    assert code == 0 and err == ""
+    bundle = (tmp_path / "out" / "sample.toolkit-1.2.3.cvnext").resolve()
+    pattern = (
+        rf"\[ok\] created {re.escape(str(bundle))}\n"
+        rf"      files=7 bytes={bundle.stat().st_size} sha256={HEX}\n"
+        r"      manifest id=sample\.toolkit version=1\.2\.3\n"
+        rf"      trust=verified manifest_sha256={HEX}\n"
+    )
+    assert re.fullmatch(pattern, out), out
+
+
+def test_default_output_is_the_current_folder(src, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run("package", str(src))[0] == 0
+    assert (tmp_path / "sample.toolkit-1.2.3.cvnext").is_file()
+
+
+def test_json_output_is_one_object(src, tmp_path):
+    code, out, _ = run("package", str(src), "--output", str(tmp_path), "--json")
+    payload = json.loads(out)
+    assert code == 0
+    assert payload["ok"] is True
+    assert payload["manifest"] == {
+        "id": "sample.toolkit",
+        "version": "1.2.3",
+        "trust": "verified",
+    }
+    assert payload["bytes"] == Path(payload["path"]).stat().st_size
+    assert payload["content"]["files"] == payload["files"] - 1
+
+
+def test_manifest_errors_list_every_problem_and_exit_65(src, tmp_path):
+    edit_manifest(
+        src,
+        lambda d: d.update(
+            version="1.0.0/../../x", permissions=["nope"], hooks=["on_nothing"]
+        ),
+    )
+    code, out, err = run("package", str(src), "--output", str(tmp_path / "out"))
+    assert code == 65 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("[error] manifest_invalid: ")
+    assert any(re.fullmatch(r"  version: .* \[invalid_version\]", ln) for ln in lines)
+    assert any(ln.startswith("  permissions[0]") for ln in lines)
+    assert any(ln.startswith("  hooks[0]") for ln in lines)
+    assert not (tmp_path / "out").exists()
+
+
+def test_route_outside_allowlist_exits_65_and_allowlist_file_widens_it(src, tmp_path):
+    edit_manifest(src, lambda d: d["routes"][0].update(path="/api/tools/scenes"))
+    code, _, err = run("package", str(src), "--output", str(tmp_path))
+    assert code == 65
+    assert "  routes[0].path: " in err and "[route_not_allowed]" in err
+    allowlist = tmp_path / "allow.json"
+    allowlist.write_text(json.dumps({"verified": ["/api/tools/"]}))
+    args = ("package", str(src), "--output", str(tmp_path), "--allowlist")
+    assert run(*args, str(allowlist))[0] == 0
+
+
+def test_trust_override(src, tmp_path):
+    code, _, err = run(
+        "package", str(src), "--output", str(tmp_path), "--trust", "unverified"
+    )
+    assert code == 65 and "[route_not_allowed]" in err
+    hello = FIXTURES / "hello_minimal"
+    code, out, _ = run(
+        "package", str(hello), "--output", str(tmp_path), "--trust", "verified"
+    )
+    assert code == 0 and "trust=verified" in out
+
+
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        (lambda s: os.symlink("/etc/hostname", s / "link"), "packaging_failed"),
+        (lambda s: (s / "manifest.json").unlink(), "manifest_missing"),
+        (
+            lambda s: edit_manifest(
+                s, lambda d: d["trust"].update(signature="sha256:" + "0" * 64)
+            ),
+            "signature_mismatch",
+        ),
+        (
+            lambda s: edit_manifest(s, lambda d: d["trust"].update(signature="rsa:x")),
+            "signature_unsupported",
+        ),
+    ],
+    ids=["symlink", "missing-manifest", "signature-mismatch", "signature-unknown"],
+)
+def test_other_failures_print_one_line_and_exit_1(src, tmp_path, setup, code):
+    setup(src)
+    status, out, err = run("package", str(src), "--output", str(tmp_path / "out"))
+    assert status == 1 and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith(f"[error] {code}: ")
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_bad_allowlist_file_is_one_line(src, tmp_path):
+    bad = tmp_path / "allow.json"
+    bad.write_text("{nope")
+    status, _, err = run("package", str(src), "--allowlist", str(bad))
+    assert status == 1 and err.startswith("[error] config_invalid: ")
+
+
+def test_json_failure_payload(src, tmp_path):
+    (src / "manifest.json").write_text("{")
+    status, out, err = run("package", str(src), "--output", str(tmp_path), "--json")
+    payload = json.loads(out)
+    assert status == 65 and err == ""
+    assert payload["ok"] is False
+    assert payload["error"]["code"] == "manifest_invalid"
+    assert payload["error"]["details"]["problems"][0]["code"] == "invalid_json"
+
+
+def test_force_replaces_an_existing_bundle(src, tmp_path):
+    assert run("package", str(src), "--output", str(tmp_path))[0] == 0
+    status, _, err = run("package", str(src), "--output", str(tmp_path))
+    assert status == 1 and "already exists" in err and "--force" in err
+    assert run("package", str(src), "--output", str(tmp_path), "--force")[0] == 0
+
+
+def test_ignore_and_include_hidden(src, tmp_path):
+    (src / "notes.tmp").write_text("scratch")
+    (src / ".editorconfig").write_text("root = true\n")
+    args = ("package", str(src), "--output", str(tmp_path), "--force")
+    run(*args, "--ignore", "*.tmp", "--ignore", "ui")
+    with zipfile.ZipFile(tmp_path / "sample.toolkit-1.2.3.cvnext") as zf:
+        names = zf.namelist()
+    assert "notes.tmp" not in names and "ui/inspector.html" not in names
+    assert ".editorconfig" not in names
+    run(*args, "--include-hidden")
+    with zipfile.ZipFile(tmp_path / "sample.toolkit-1.2.3.cvnext") as zf:
+        assert {".editorconfig", "notes.tmp"} <= set(zf.namelist())
+
+
+def test_check_reports_identical_and_different_bytes(src, tmp_path):
+    run("package", str(src), "--output", str(tmp_path))
+    bundle = tmp_path / "sample.toolkit-1.2.3.cvnext"
+    status, out, _ = run("package", str(src), "--check", str(bundle))
+    assert status == 0 and out.startswith(f"[ok] identical: {bundle.resolve()}")
+    (src / "README.md").write_text("changed\n")
+    status, out, err = run("package", str(src), "--check", str(bundle))
+    assert status == 1
+    assert err.startswith("[error] not_identical: ")
+    assert re.search(rf"bundle  sha256={HEX}", err)
+    assert re.search(rf"rebuilt sha256={HEX}", err)
+    status, out, _ = run("package", str(src), "--check", str(bundle), "--json")
+    payload = json.loads(out)
+    assert status == 1 and payload["identical"] is False
+    assert payload["bundle"]["sha256"] != payload["rebuilt"]["sha256"]
+
+
+@pytest.fixture
+def big_src(tmp_path) -> Path:
+    path = tmp_path / "big"
+    shutil.copytree(FIXTURES / "hello_minimal", path)
+    for i in range(201):
+        (path / "data" / f"{i:03}.txt").parent.mkdir(exist_ok=True)
+        (path / "data" / f"{i:03}.txt").write_text(f"line {i}\n")
+    return path
+
+
+def test_progress_only_on_a_terminal_for_large_trees(big_src, tmp_path):
+    args = ("package", str(big_src), "--output", str(tmp_path), "--force")
+    _, out, err = run(*args, stderr=Tty())
+    assert "\r  packing 202/202 files" in err
+    assert "packing" not in out
+    assert "packing" not in run(*args)[2]  # not a terminal
+    _, out, err = run(*args, "--json", stderr=Tty())
+    assert "packing" not in err + out
+    json.loads(out)
+    small = FIXTURES / "hello_minimal"
+    _, _, err = run("package", str(small), "--output", str(tmp_path), stderr=Tty())
+    assert "packing" not in err
+
+
+def test_validate_source_and_bundle(src, tmp_path):
+    status, out, _ = run("validate", str(src))
+    match = re.fullmatch(
+        rf"\[ok\] sample\.toolkit 1\.2\.3 manifest_sha256=({HEX}) sha256=({HEX})\n", out
+    )
+    assert status == 0 and match
+    assert list(tmp_path.glob("**/*.cvnext")) == []
+    run("package", str(src), "--output", str(tmp_path))
+    bundle = tmp_path / "sample.toolkit-1.2.3.cvnext"
+    status, out, _ = run("validate", str(bundle))
+    assert status == 0
+    assert out == match.group(0)  # the would-be bundle is the real one
+    payload = json.loads(run("validate", str(bundle), "--json")[1])
+    assert payload["kind"] == "bundle" and payload["content_verified"] is True
+
+
+def test_validate_reports_problems(src, tmp_path):
+    edit_manifest(src, lambda d: d.update(name=" ", hooks=["on_nothing"]))
+    status, _, err = run("validate", str(src))
+    assert status == 65
+    assert "  name: " in err and "  hooks[0]" in err
+    junk = tmp_path / "junk.cvnext"
+    junk.write_bytes(b"not a zip")
+    status, _, err = run("validate", str(junk))
+    assert status == 1 and err.startswith("[error] corrupt_archive: ")
+
+
+def test_command_line_exit_codes_without_a_database(src, tmp_path):
+    """Through manage.py, as a modder runs it: no migrations, no traceback."""
+    edit_manifest(src, lambda d: d.update(version="bad"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "comfyvn_site.settings_test",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'never-created.sqlite3'}",
+    }
+    cmd = [sys.executable, str(ROOT / "manage.py"), "package", str(src)]
+    bad = subprocess.run(
+        [*cmd, "--output", str(tmp_path)], env=env, capture_output=True, text=True
+    )
+    assert bad.returncode == 65
+    assert "[invalid_version]" in bad.stderr and "Traceback" not in bad.stderr
+    good = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "package",
+            str(FIXTURES / "hello_minimal"),
+            "--output",
+            str(tmp_path),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert good.returncode == 0, good.stderr
+    assert good.stdout.startswith("[ok] created ")
+    assert not (tmp_path / "never-created.sqlite3").exists()

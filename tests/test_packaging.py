@@ -1,0 +1,486 @@
+"""The packager: byte-identical bundles, their layout, digests and refusals."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+import rfc8785
+
+from market import packaging
+from market.archive import inspect_bundle
+from market.errors import (
+    ManifestError,
+    ManifestMissingError,
+    PackagingError,
+    SignatureMismatchError,
+    SignatureUnsupportedError,
+)
+from market.packaging import build_package, check_package, collect_files
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "fixtures" / "extensions"
+BIG = packaging.STREAM_THRESHOLD + 123_457  # takes the streaming path
+
+EXTRA_FILES = {
+    "docs/guide.md": b"# Guide\n" + b"Some words about scenes.\n" * 400,
+    "docs/a-b.txt": b"dash sorts before slash\n",
+    "docs/a/b.txt": b"nested\n",
+    "Zeta.txt": b"upper case sorts first\n",
+    "assets/bg.webp": bytes(range(256)) * 40,
+    "assets/theme.OGG": b"OggS" + bytes(500),
+    "locale/caf\u00e9.json": '{"bonjour": "caf\u00e9"}\n'.encode(),
+    "empty.txt": b"",
+}
+
+
+def make_tree(dst: Path, *, reverse: bool = False, big: bool = False) -> Path:
+    """hello_minimal plus a varied set of files, created in the order asked."""
+    shutil.copytree(FIXTURES / "hello_minimal", dst)
+    files = dict(EXTRA_FILES)
+    if big:
+        files["data/corpus.csv"] = b"scene,line,speaker\n" * (BIG // 19 + 1)
+    for rel in sorted(files, reverse=reverse):
+        path = dst / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(files[rel])
+    return dst
+
+
+def edit_manifest(src: Path, change) -> None:
+    path = src / "manifest.json"
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# --- determinism --------------------------------------------------------------------
+
+
+def test_same_bytes_whatever_mtimes_umask_and_creation_order(tmp_path):
+    first = make_tree(tmp_path / "one", big=True)
+    old = os.umask(0o077)
+    try:
+        second = make_tree(tmp_path / "two", reverse=True, big=True)
+    finally:
+        os.umask(old)
+    for i, path in enumerate(sorted(second.rglob("*"))):
+        os.utime(path, (1_000_000_000 + i, 1_600_000_000 + i * 7919))
+    a = build_package(first, tmp_path / "out1")
+    b = build_package(second, tmp_path / "out2", workers=1)
+    assert a.path.read_bytes() == b.path.read_bytes()
+    assert (a.sha256, a.manifest_sha256) == (b.sha256, b.manifest_sha256)
+
+
+def test_parallel_writer_matches_plain_zipfile(tmp_path):
+    """The worker path gives the bytes zipfile gives on its own (workers=0)."""
+    src = make_tree(tmp_path / "src", big=True)
+    fast = build_package(src, tmp_path / "fast", workers=4)
+    plain = build_package(src, tmp_path / "plain", workers=0)
+    assert fast.path.read_bytes() == plain.path.read_bytes()
+
+
+CROSS_SCRIPT = """
+import sys
+from market.packaging import build_package
+print(build_package(sys.argv[1], sys.argv[2], force=True).sha256)
+"""
+
+
+def _interpreters() -> list[str]:
+    """This interpreter, those named in COMFYVN_ALT_PYTHONS (required) and any other
+    python3.1x on PATH that can import the project (optional)."""
+    required = [
+        n for n in os.environ.get("COMFYVN_ALT_PYTHONS", "").split(os.pathsep) if n
+    ]
+    found = [sys.executable]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for name in [*required, "python3.11", "python3.12", "python3.13"]:
+        exe = shutil.which(name)
+        if name in required:
+            assert exe is not None, f"COMFYVN_ALT_PYTHONS names a missing {name}"
+        if exe is None or os.path.realpath(exe) in map(os.path.realpath, found):
+            continue
+        probe = subprocess.run(
+            [exe, "-c", "import rfc8785, jsonschema, market.packaging"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if name in required:
+            assert probe.returncode == 0, (
+                f"{name} cannot import the project: {probe.stderr}"
+            )
+        if probe.returncode == 0:
+            found.append(exe)
+    return found
+
+
+def test_same_bytes_from_every_available_interpreter(tmp_path):
+    src = make_tree(tmp_path / "src", big=True)
+    expected = build_package(src, tmp_path / "in-process").sha256
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for i, exe in enumerate(_interpreters()):
+        out = subprocess.run(
+            [exe, "-c", CROSS_SCRIPT, str(src), str(tmp_path / f"out{i}")],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert out.stdout.strip() == expected, exe
+
+
+# --- layout -------------------------------------------------------------------------
+
+
+def test_entries_are_manifest_first_then_sorted_with_fixed_metadata(tmp_path):
+    result = build_package(make_tree(tmp_path / "src"), tmp_path / "out")
+    with zipfile.ZipFile(result.path) as zf:
+        infos = zf.infolist()
+    names = [i.filename for i in infos]
+    assert names[0] == "manifest.json"
+    assert names[1:] == sorted(["hello.py", *EXTRA_FILES])
+    assert result.files == len(names)
+    assert result.bytes == result.path.stat().st_size
+    for info in infos:
+        assert not info.is_dir()
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+        assert info.external_attr == 0o100644 << 16
+        assert info.create_system == 3
+        assert info.extra == b""
+        assert bool(info.flag_bits & 0x800) == (not info.filename.isascii())
+        assert info.flag_bits & ~0x800 == 0
+        media = info.filename.lower().endswith((".webp", ".ogg"))
+        expected = zipfile.ZIP_STORED if media else zipfile.ZIP_DEFLATED
+        assert info.compress_type == expected, info.filename
+
+
+def test_manifest_digest_and_content_record_recompute_independently(tmp_path):
+    src = make_tree(tmp_path / "src")
+    result = build_package(src, tmp_path / "out")
+    with zipfile.ZipFile(result.path) as zf:
+        raw = zf.read("manifest.json")
+        others = [
+            [i.filename, sha(zf.read(i)), i.file_size]
+            for i in zf.infolist()
+            if i.filename != "manifest.json"
+        ]
+    data = json.loads(raw)
+    assert (
+        raw
+        == (
+            json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        ).encode()
+    )
+    trust = {
+        k: v
+        for k, v in data["trust"].items()
+        if k not in ("signature", "signature_type")
+    }
+    digest = sha(rfc8785.dumps({**data, "trust": trust}))
+    assert digest == result.manifest_sha256
+    assert f"manifest_sha256={digest}" in result.format_text()
+    assert data["content"] == {
+        "sha256": sha(rfc8785.dumps(sorted(others))),
+        "files": len(others),
+        "bytes": sum(size for _, _, size in others),
+    }
+    assert sha(result.path.read_bytes()) == result.sha256
+    assert inspect_bundle(result.path).content_verified
+
+
+def test_one_changed_byte_changes_both_digests(tmp_path):
+    src = make_tree(tmp_path / "src")
+    before = build_package(src, tmp_path / "out")
+    path = src / "docs" / "guide.md"
+    data = bytearray(path.read_bytes())
+    data[100] ^= 1
+    path.write_bytes(bytes(data))
+    after = build_package(src, tmp_path / "out", force=True)
+    assert after.sha256 != before.sha256
+    assert after.manifest_sha256 != before.manifest_sha256
+
+
+def test_format_text_is_the_spec_block(tmp_path):
+    result = build_package(FIXTURES / "sample_toolkit", tmp_path)
+    assert result.format_text().splitlines() == [
+        f"[ok] created {tmp_path.resolve() / 'sample.toolkit-1.2.3.cvnext'}",
+        f"      files={result.files} bytes={result.bytes} sha256={result.sha256}",
+        "      manifest id=sample.toolkit version=1.2.3",
+        f"      trust=verified manifest_sha256={result.manifest_sha256}",
+    ]
+    assert result.as_dict()["manifest"] == {
+        "id": "sample.toolkit",
+        "version": "1.2.3",
+        "trust": "verified",
+    }
+
+
+@pytest.mark.parametrize("name", ["hello_minimal", "sample_toolkit", "legacy_tools"])
+def test_sample_extensions_package_and_inspect(tmp_path, name):
+    result = build_package(FIXTURES / name, tmp_path)
+    info = inspect_bundle(result.path)
+    assert info.sha256 == result.sha256
+    assert info.manifest.digest() == result.manifest_sha256
+    assert "extension.json" not in info.entries
+
+
+def test_matching_sha256_signature_is_accepted_and_typed(tmp_path):
+    src = make_tree(tmp_path / "src")
+    digest = build_package(src, tmp_path / "a").manifest_sha256
+    edit_manifest(src, lambda d: d["trust"].update(signature=f"sha256:{digest}"))
+    result = build_package(src, tmp_path / "b")
+    assert result.manifest_sha256 == digest
+    assert result.manifest.data["trust"]["signature_type"] == "sha256"
+
+
+# --- what is packed -----------------------------------------------------------------
+
+
+def test_skips_hidden_caches_logs_and_ignored_paths(tmp_path):
+    src = make_tree(tmp_path / "src")
+    for rel in [
+        ".git/config",
+        ".env",
+        "docs/.hidden.md",
+        "__pycache__/hello.cpython-311.pyc",
+        "pkg/mod.pyc",
+        "pkg/mod.pyo",
+        "debug.log",
+        ".DS_Store",
+        "Thumbs.db",
+        "build/out.txt",
+        "notes/draft.tmp",
+    ]:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_text("x")
+    names = {f.name for f in collect_files(src, ignore=["build", "*.tmp"])}
+    assert names == {"hello.py", *EXTRA_FILES}
+    hidden = {f.name for f in collect_files(src, include_hidden=True, ignore=["build"])}
+    assert {".git/config", ".env", "docs/.hidden.md", "notes/draft.tmp"} <= hidden
+    assert ".DS_Store" not in hidden
+
+
+def test_never_packs_its_own_output(tmp_path):
+    src = make_tree(tmp_path / "src")
+    first = build_package(src, src / "dist")
+    (src / "dist" / "older-0.0.1.cvnext").write_bytes(b"old")
+    second = build_package(src, src / "dist", force=True)
+    assert second.sha256 == first.sha256
+    with zipfile.ZipFile(second.path) as zf:
+        assert not any(n.startswith("dist/") for n in zf.namelist())
+
+
+def test_legacy_extension_json_becomes_manifest_json(tmp_path):
+    result = build_package(FIXTURES / "legacy_tools", tmp_path)
+    with zipfile.ZipFile(result.path) as zf:
+        assert zf.namelist()[0] == "manifest.json"
+        assert "extension.json" not in zf.namelist()
+    assert [w.code for w in result.manifest.warnings] == ["legacy_filename"]
+
+
+# --- output file ----------------------------------------------------------------------
+
+
+def test_existing_output_needs_force(tmp_path):
+    out = tmp_path / "new" / "dir"
+    first = build_package(FIXTURES / "hello_minimal", out)
+    with pytest.raises(PackagingError) as exc:
+        build_package(FIXTURES / "hello_minimal", out)
+    assert exc.value.code == "packaging_failed"
+    assert "--force" in exc.value.message
+    assert build_package(FIXTURES / "hello_minimal", out, force=True).sha256 == (
+        first.sha256
+    )
+
+
+def test_failure_midway_leaves_no_file(tmp_path):
+    src = make_tree(tmp_path / "src")
+    out = tmp_path / "out"
+
+    def explode(done, total, done_bytes, total_bytes):
+        if done == 3:
+            raise PackagingError("stop")
+
+    with pytest.raises(PackagingError):
+        build_package(src, out, progress=explode)
+    assert list(out.iterdir()) == []
+
+
+def test_progress_reports_every_file_and_byte(tmp_path):
+    src = make_tree(tmp_path / "src")
+    calls = []
+    build_package(src, tmp_path / "out", progress=lambda *a: calls.append(a))
+    total = len(EXTRA_FILES) + 1
+    size = sum(len(v) for v in EXTRA_FILES.values()) + (src / "hello.py").stat().st_size
+    assert calls[-1] == (total, total, size, size)
+    assert [c[0] for c in calls] == list(range(1, total + 1))
+
+
+def test_check_package_compares_bytes(tmp_path):
+    src = make_tree(tmp_path / "src")
+    built = build_package(src, tmp_path / "out")
+    identical, rebuilt = check_package(src, built.path)
+    assert identical and rebuilt.sha256 == built.sha256
+    (src / "empty.txt").write_text("changed")
+    identical, rebuilt = check_package(src, built.path)
+    assert not identical and rebuilt.sha256 != built.sha256
+
+
+# --- hostile sources ------------------------------------------------------------------
+
+
+def assert_nothing_written(out: Path) -> None:
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_symlink_is_refused_not_followed(tmp_path):
+    src = make_tree(tmp_path / "src")
+    (tmp_path / "secret.txt").write_text("secret")
+    os.symlink(tmp_path / "secret.txt", src / "docs" / "link.txt")
+    with pytest.raises(PackagingError) as exc:
+        build_package(src, tmp_path / "out")
+    assert "docs/link.txt is a symlink" in exc.value.message
+    assert exc.value.details == {"path": "docs/link.txt"}
+    assert_nothing_written(tmp_path / "out")
+
+
+def test_symlinked_directory_and_manifest_are_refused(tmp_path):
+    src = make_tree(tmp_path / "src")
+    os.symlink(tmp_path, src / "up")
+    with pytest.raises(PackagingError, match="up is a symlink"):
+        build_package(src, tmp_path / "out")
+    os.unlink(src / "up")
+    real = tmp_path / "real.json"
+    (src / "manifest.json").rename(real)
+    os.symlink(real, src / "manifest.json")
+    with pytest.raises(PackagingError, match=r"manifest\.json is a symlink"):
+        build_package(src, tmp_path / "out")
+    assert_nothing_written(tmp_path / "out")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_special_file_is_refused(tmp_path):
+    src = make_tree(tmp_path / "src")
+    os.mkfifo(src / "pipe")
+    with pytest.raises(PackagingError, match="pipe is a special file"):
+        build_package(src, tmp_path / "out")
+    assert_nothing_written(tmp_path / "out")
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="needs byte file names")
+def test_non_utf8_file_name_is_refused(tmp_path):
+    src = make_tree(tmp_path / "src")
+    with open(os.path.join(os.fsencode(src), b"bad\xff.txt"), "wb") as handle:
+        handle.write(b"x")
+    with pytest.raises(PackagingError, match="not valid UTF-8"):
+        build_package(src, tmp_path / "out")
+
+
+def test_unsafe_file_name_is_refused(tmp_path):
+    src = make_tree(tmp_path / "src")
+    (src / "back\\slash.txt").write_text("x")
+    with pytest.raises(PackagingError, match="back"):
+        build_package(src, tmp_path / "out")
+
+
+def _global_route(path: str, level: str, ext_id: str | None = None):
+    def change(data):
+        if ext_id:
+            data["id"] = ext_id
+        data["permissions"] = ["api.global"]
+        data["routes"] = [{"path": path, "expose": "global"}]
+        data["trust"] = {"level": level}
+
+    return change
+
+
+@pytest.mark.parametrize(
+    ("change", "path", "code"),
+    [
+        (lambda d: d.update(version="1.0.0/../../x"), "version", "invalid_version"),
+        (_global_route("/api/modder/x", "unverified"), "routes[0].path", None),
+        (
+            _global_route("/api/extensions/other.ext/x", "verified"),
+            "routes[0].path",
+            None,
+        ),
+        (_global_route("/ws/modderevil", "verified"), "routes[0].path", None),
+    ],
+    ids=["version-traversal", "unverified-global", "other-namespace", "ws-prefix"],
+)
+def test_manifest_problems_are_refused(tmp_path, change, path, code):
+    src = make_tree(tmp_path / "src")
+    edit_manifest(src, change)
+    with pytest.raises(ManifestError) as exc:
+        build_package(src, tmp_path / "out")
+    problem = next(p for p in exc.value.problems if p.path == path)
+    assert problem.code == (code or "route_not_allowed")
+    assert_nothing_written(tmp_path / "out")
+
+
+def test_every_manifest_problem_is_reported_at_once(tmp_path):
+    src = make_tree(tmp_path / "src")
+    edit_manifest(
+        src,
+        lambda d: d.update(
+            version="x", permissions=["no.such.scope"], hooks=["on_nothing"]
+        ),
+    )
+    with pytest.raises(ManifestError) as exc:
+        build_package(src, tmp_path / "out")
+    paths = {p.path for p in exc.value.problems}
+    assert {"version", "permissions[0]", "hooks[0]"} <= {
+        p.split(".scope")[0] for p in paths
+    }
+
+
+@pytest.mark.parametrize(
+    ("signature", "error"),
+    [
+        ("sha256:" + "0" * 64, SignatureMismatchError),
+        ("md5:d41d8cd98f00b204e9800998ecf8427e", SignatureUnsupportedError),
+    ],
+)
+def test_bad_signatures_abort(tmp_path, signature, error):
+    src = make_tree(tmp_path / "src")
+    edit_manifest(src, lambda d: d["trust"].update(signature=signature))
+    with pytest.raises(error):
+        build_package(src, tmp_path / "out")
+    assert_nothing_written(tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"),
+    [
+        (b'{"id": "hello.minimal",', "invalid_json"),
+        (b'{"id": "\xff"}', "invalid_encoding"),
+    ],
+)
+def test_unreadable_manifest_is_refused(tmp_path, raw, code):
+    src = make_tree(tmp_path / "src")
+    (src / "manifest.json").write_bytes(raw)
+    with pytest.raises(ManifestError) as exc:
+        build_package(src, tmp_path / "out")
+    assert [p.code for p in exc.value.problems] == [code]
+    assert_nothing_written(tmp_path / "out")
+
+
+def test_missing_manifest_is_refused(tmp_path):
+    src = make_tree(tmp_path / "src")
+    (src / "manifest.json").unlink()
+    with pytest.raises(ManifestMissingError):
+        build_package(src, tmp_path / "out")
+    assert_nothing_written(tmp_path / "out")
