@@ -167,7 +167,7 @@ def build_package(
     try:
         digests = _hash_files(files, pool)
         record = content_record(
-            (f.name, sha, f.size) for f, sha in zip(files, digests, strict=True)
+            (f.name, d.sha256, f.size) for f, d in zip(files, digests, strict=True)
         )
         manifest = verify_digest_signature(
             replace(manifest, data={**manifest.data, "content": record})
@@ -375,21 +375,33 @@ def _changed(file: SourceFile) -> PackagingError:
     )
 
 
-def _hash_one(file: SourceFile) -> str:
-    digest, size = hashlib.sha256(), 0
+@dataclass(frozen=True)
+class _Digest:
+    """The first read of a file: its SHA-256 for the content record, and its CRC-32
+    so the second read (the one packed) can be checked cheaply against the first."""
+
+    sha256: str
+    crc: int
+
+
+def _hash_one(file: SourceFile) -> _Digest:
+    digest, crc, size = hashlib.sha256(), 0, 0
     try:
         with _open_source(file) as handle:
             while chunk := handle.read(CHUNK_BYTES):
                 digest.update(chunk)
+                crc = zlib.crc32(chunk, crc)
                 size += len(chunk)
     except OSError as exc:
         raise _read_error(file.name, exc) from exc
     if size != file.size:
         raise _changed(file)
-    return digest.hexdigest()
+    return _Digest(digest.hexdigest(), crc)
 
 
-def _hash_files(files: list[SourceFile], pool: ThreadPoolExecutor | None) -> list[str]:
+def _hash_files(
+    files: list[SourceFile], pool: ThreadPoolExecutor | None
+) -> list[_Digest]:
     if pool is None:
         return [_hash_one(f) for f in files]
     return list(pool.map(_hash_one, files))
@@ -419,15 +431,16 @@ class _Encoded:
     data: bytes
 
 
-def _encode(file: SourceFile, sha256: str) -> _Encoded:
+def _encode(file: SourceFile, first: _Digest) -> _Encoded:
     try:
         with _open_source(file) as handle:
             raw = handle.read()
     except OSError as exc:
         raise _read_error(file.name, exc) from exc
-    if len(raw) != file.size or hashlib.sha256(raw).hexdigest() != sha256:
+    encoded = _compress(raw, _is_stored(file.name))
+    if encoded.size != file.size or encoded.crc != first.crc:
         raise _changed(file)
-    return _compress(raw, _is_stored(file.name))
+    return encoded
 
 
 def _compress(raw: bytes, stored: bool) -> _Encoded:
@@ -468,18 +481,16 @@ class _BundleWriter:
         zf.filelist.append(info)
         zf.NameToInfo[name] = info
 
-    def stream(self, file: SourceFile, sha256: str) -> None:
+    def stream(self, file: SourceFile, first: _Digest) -> None:
         info = _zip_info(file.name, _is_stored(file.name), file.size)
-        digest, size = hashlib.sha256(), 0
         try:
             with _open_source(file) as src, self.zf.open(info, "w") as out:
                 while chunk := src.read(CHUNK_BYTES):
-                    digest.update(chunk)
-                    size += len(chunk)
                     out.write(chunk)
         except OSError as exc:
             raise _read_error(file.name, exc) from exc
-        if size != file.size or digest.hexdigest() != sha256:
+        # zipfile has set the size and CRC-32 of what it packed.
+        if info.file_size != file.size or first.crc != info.CRC:
             raise _changed(file)
 
     def close(self) -> None:
@@ -490,7 +501,7 @@ def _write_atomically(
     target: Path,
     manifest: Manifest,
     files: list[SourceFile],
-    digests: list[str],
+    digests: list[_Digest],
     *,
     pool: ThreadPoolExecutor | None,
     progress: ProgressCallback | None,
@@ -533,7 +544,7 @@ def _write_atomically(
 def _write_entries(
     writer: _BundleWriter,
     files: list[SourceFile],
-    digests: list[str],
+    digests: list[_Digest],
     pool: ThreadPoolExecutor | None,
     progress: ProgressCallback | None,
 ) -> None:

@@ -484,3 +484,18 @@ def test_missing_manifest_is_refused(tmp_path):
     with pytest.raises(ManifestMissingError):
         build_package(src, tmp_path / "out")
     assert_nothing_written(tmp_path / "out")
+
+
+def test_file_changed_between_reads_is_refused(tmp_path):
+    src = make_tree(tmp_path / "src", big=True)
+    big = src / "data" / "corpus.csv"
+
+    def tamper(done, total, done_bytes, total_bytes):
+        if done == 1:  # the big file streams later, in the writing thread
+            data = bytearray(big.read_bytes())
+            data[0] ^= 1
+            big.write_bytes(bytes(data))
+
+    with pytest.raises(PackagingError, match=r"data/corpus\.csv changed"):
+        build_package(src, tmp_path / "out", progress=tamper)
+    assert_nothing_written(tmp_path / "out")
