@@ -212,3 +212,28 @@ def test_unexpected_failure_gets_the_json_error_payload(flags_on, client, monkey
         },
     }
     assert "fire" not in response.content.decode()
+
+
+def test_install_is_throttled(flags_on, settings, token_client, users):
+    from django.core.cache import cache
+
+    cache.clear()
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": {"market_install": "2/min"},
+    }
+    from rest_framework.settings import api_settings
+    from rest_framework.throttling import ScopedRateThrottle
+
+    ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
+    try:
+        client = token_client(users["holder"])
+        codes = [_call(client, "post", "market-api:install").status_code for _ in range(3)]
+        assert codes[:2] == [404, 404]
+        assert codes[2] == 429
+        body = _call(client, "post", "market-api:install").json()
+        assert body["error"]["code"] == "throttled"
+        assert body["error"]["details"]["retry_after"] > 0
+    finally:
+        cache.clear()
+        ScopedRateThrottle.THROTTLE_RATES = {"market_install": "1000/min"}

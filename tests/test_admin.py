@@ -1,0 +1,67 @@
+"""The admin: every marketplace table is browsable; audit tables are read-only."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from market import review
+from market.models import CatalogEntry
+
+
+@pytest.fixture
+def admin_client_logged(client, make_user):
+    client.force_login(make_user("boss", superuser=True))
+    return client
+
+
+@pytest.mark.parametrize(
+    "model", ["catalogentry", "installedextension", "lifecycleerror", "lifecycleevent"]
+)
+def test_changelists_load(admin_client_logged, model):
+    response = admin_client_logged.get(reverse(f"admin:market_{model}_changelist"))
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "model", ["catalogentry", "installedextension", "lifecycleerror", "lifecycleevent"]
+)
+def test_nothing_is_added_by_hand(admin_client_logged, model):
+    response = admin_client_logged.get(reverse(f"admin:market_{model}_add"))
+    assert response.status_code == 403
+
+
+def test_entry_page_shows_the_report_and_approve_action_lists_it(
+    admin_client_logged, build_bundle
+):
+    result = build_bundle("hello_minimal")
+    entry = review.catalog_entry_submit(bundle_path=result.path)
+    page = admin_client_logged.get(
+        reverse("admin:market_catalogentry_change", args=[entry.pk])
+    )
+    assert page.status_code == 200
+    assert result.manifest_sha256 in page.content.decode()
+    response = admin_client_logged.post(
+        reverse("admin:market_catalogentry_changelist"),
+        {"action": "approve_unverified", "_selected_action": [entry.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    entry.refresh_from_db()
+    assert entry.status == CatalogEntry.Status.APPROVED
+    assert entry.is_latest
+
+
+def test_review_actions_need_the_review_permission(client, make_user, build_bundle):
+    clerk = make_user("clerk", "market.view_catalogentry", "market.change_catalogentry")
+    clerk.is_staff = True
+    clerk.save()
+    client.force_login(clerk)
+    result = build_bundle("hello_minimal")
+    entry = review.catalog_entry_submit(bundle_path=result.path)
+    client.post(
+        reverse("admin:market_catalogentry_changelist"),
+        {"action": "approve_unverified", "_selected_action": [entry.pk]},
+    )
+    entry.refresh_from_db()
+    assert entry.status == CatalogEntry.Status.PENDING

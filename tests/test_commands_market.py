@@ -1,0 +1,74 @@
+"""Operator commands: market_install, market_uninstall, market_demo."""
+
+from __future__ import annotations
+
+import json
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+from rest_framework.authtoken.models import Token
+
+from market import flags
+from market.models import CatalogEntry, InstalledExtension
+
+
+def run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_install_then_uninstall_from_the_shell(build_bundle, market_root):
+    result = build_bundle("hello_minimal")
+    out = run("market_install", str(result.path))
+    assert out.startswith(f"[ok] installed {result.manifest.id} {result.manifest.version}")
+    assert f"sha256={result.sha256}" in out
+    assert (market_root / "extensions" / result.manifest.id / ".market.json").is_file()
+    with pytest.raises(CommandError, match="already_installed"):
+        run("market_install", str(result.path))
+    payload = json.loads(run("market_install", str(result.path), "--reinstall", "--json"))
+    assert payload["installed"]["id"] == result.manifest.id
+    assert run("market_uninstall", result.manifest.id).strip() == (
+        f"[ok] uninstalled {result.manifest.id}"
+    )
+    assert InstalledExtension.objects.count() == 0
+    with pytest.raises(CommandError, match="not_installed"):
+        run("market_uninstall", result.manifest.id)
+    with pytest.raises(CommandError, match="invalid_request"):
+        run("market_uninstall", "../etc")
+
+
+def test_install_of_missing_file_is_a_clear_error(db, tmp_path):
+    with pytest.raises(CommandError, match="no such bundle"):
+        run("market_install", str(tmp_path / "nope.cvnext"))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_lists_the_samples_and_is_repeatable(settings):
+    out = run("market_demo")
+    assert "admin login: admin / " in out
+    assert flags.get_flags().marketplace and flags.get_flags().uploads
+    listed = dict(
+        CatalogEntry.objects.filter(status="approved", is_latest=True).values_list(
+            "extension_id", "trust_level"
+        )
+    )
+    assert listed == {
+        "hello.minimal": "unverified",
+        "legacy.tools": "unverified",
+        "sample.toolkit": "verified",
+    }
+    token = Token.objects.get(user__username="admin").key
+    assert token in out
+    again = run("market_demo")
+    assert "already listed" in again
+    assert CatalogEntry.objects.count() == 3
+    packages = sorted(p.name for p in Path(settings.MARKET_PACKAGE_DIRS[0]).iterdir())
+    assert packages == [
+        "hello.minimal-0.1.0.cvnext",
+        "legacy.tools-0.9.1.cvnext",
+        "sample.toolkit-1.2.3.cvnext",
+    ]
