@@ -414,6 +414,37 @@ def manifest_summary(data: dict) -> dict[str, Any]:
     }
 
 
+def referenced_files(data: dict) -> list[tuple[str, str]]:
+    """Files a manifest says the bundle contains: ``[(problem path, bundle path)]``.
+
+    UI panel pages and icons always name files; a route or event ``entry`` names one
+    when it is a path to a ``.py`` file (``pkg/module.py``), not a dotted module name.
+    """
+    found: list[tuple[str, str]] = []
+    ui = data.get("ui")
+    panels = _dicts(ui.get("panels")) if isinstance(ui, dict) else []
+    for i, panel in enumerate(panels):
+        for key in ("path", "icon"):
+            if isinstance(panel.get(key), str):
+                found.append((f"ui.panels[{i}].{key}", panel[key]))
+    for kind in ("routes", "events"):
+        for i, item in enumerate(_dicts(data.get(kind))):
+            entry = item.get("entry")
+            if isinstance(entry, str) and entry.endswith(".py") and ":" not in entry:
+                found.append((f"{kind}[{i}].entry", entry))
+    return found
+
+
+def missing_file_problems(data: dict, present: Iterable[str]) -> list[Problem]:
+    """``missing_file`` problems for referenced files absent from ``present``."""
+    have = set(present)
+    return [
+        Problem(at, "missing_file", f"{path!r} is not in the bundle")
+        for at, path in referenced_files(data)
+        if path not in have
+    ]
+
+
 def permissions_glossary() -> list[dict[str, str]]:
     """The permission registry, in registry order."""
     return [

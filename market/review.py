@@ -144,9 +144,10 @@ def latest_approved(ext_id: str) -> CatalogEntry | None:
 
 def _refresh_latest(ext_id: str) -> None:
     newest = latest_approved(ext_id)
-    CatalogEntry.objects.filter(extension_id=ext_id).exclude(
-        pk=getattr(newest, "pk", None)
-    ).update(is_latest=False)
+    others = CatalogEntry.objects.filter(extension_id=ext_id)
+    if newest is not None:
+        others = others.exclude(pk=newest.pk)
+    others.update(is_latest=False)
     if newest is not None:
         CatalogEntry.objects.filter(pk=newest.pk).update(is_latest=True)
 

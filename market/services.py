@@ -123,7 +123,7 @@ def source_from_catalog(ext_id: str, version: str | None = None) -> InstallSourc
     return InstallSource(
         InstalledExtension.Source.CATALOG,
         materialise_catalog_package(entry),
-        Path(entry.package.name).name,
+        Path(entry.package.name or "").name,
         entry,
     )
 

@@ -9,6 +9,7 @@ PYTHON=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet -e '.[dev]'
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
+.venv/bin/mypy
 DJANGO_SETTINGS_MODULE=comfyvn_site.settings_test .venv/bin/python manage.py check
 DJANGO_SETTINGS_MODULE=comfyvn_site.settings_test \
   .venv/bin/python manage.py makemigrations --check --dry-run
