@@ -24,12 +24,16 @@ def run(*args: str) -> str:
 def test_install_then_uninstall_from_the_shell(build_bundle, market_root):
     result = build_bundle("hello_minimal")
     out = run("market_install", str(result.path))
-    assert out.startswith(f"[ok] installed {result.manifest.id} {result.manifest.version}")
+    assert out.startswith(
+        f"[ok] installed {result.manifest.id} {result.manifest.version}"
+    )
     assert f"sha256={result.sha256}" in out
     assert (market_root / "extensions" / result.manifest.id / ".market.json").is_file()
     with pytest.raises(CommandError, match="already_installed"):
         run("market_install", str(result.path))
-    payload = json.loads(run("market_install", str(result.path), "--reinstall", "--json"))
+    payload = json.loads(
+        run("market_install", str(result.path), "--reinstall", "--json")
+    )
     assert payload["installed"]["id"] == result.manifest.id
     assert run("market_uninstall", result.manifest.id).strip() == (
         f"[ok] uninstalled {result.manifest.id}"

@@ -228,7 +228,9 @@ def test_install_is_throttled(flags_on, settings, token_client, users):
     ScopedRateThrottle.THROTTLE_RATES = api_settings.DEFAULT_THROTTLE_RATES
     try:
         client = token_client(users["holder"])
-        codes = [_call(client, "post", "market-api:install").status_code for _ in range(3)]
+        codes = [
+            _call(client, "post", "market-api:install").status_code for _ in range(3)
+        ]
         assert codes[:2] == [404, 404]
         assert codes[2] == 429
         body = _call(client, "post", "market-api:install").json()
