@@ -31,7 +31,6 @@ def crash_at(monkeypatch, step):
             raise Crash(step)
 
     monkeypatch.setattr(lifecycle, "fault_point", fault)
-    monkeypatch.setattr(services, "fault_point", fault)
 
 
 def path_source(result):

@@ -1,0 +1,40 @@
+"""Writes of the extension lifecycle: install, upgrade, uninstall.
+
+Views, admin actions and commands call these; they call the pure modules (manifest,
+sandbox, archive) and the models.
+"""
+
+from market.services.common import (
+    SIDECAR_NAME,
+    archive_limits,
+    extensions_dir,
+    server_allowlist,
+    staging_dir,
+)
+from market.services.install import extension_install, extension_install_from
+from market.services.sources import (
+    InstallSource,
+    materialise_catalog_package,
+    source_from_catalog,
+    source_from_path,
+    source_from_upload,
+)
+from market.services.trust import prove_trust
+from market.services.uninstall import extension_uninstall
+
+__all__ = [
+    "SIDECAR_NAME",
+    "InstallSource",
+    "archive_limits",
+    "extension_install",
+    "extension_install_from",
+    "extension_uninstall",
+    "extensions_dir",
+    "materialise_catalog_package",
+    "prove_trust",
+    "server_allowlist",
+    "source_from_catalog",
+    "source_from_path",
+    "source_from_upload",
+    "staging_dir",
+]

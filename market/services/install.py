@@ -1,0 +1,259 @@
+"""Install, upgrade, reinstall and downgrade: staged extraction and an atomic swap.
+
+The bundle is checked and extracted into a private folder under
+``<MARKET_ROOT>/staging``, the sidecar is written there, and only then is it moved into
+``extensions/<id>`` with ``os.replace`` while the database row changes in the same
+transaction, under a row lock on the id's ``ExtensionSlot``. Any failure undoes the
+moves, so a crash leaves the old install or nothing, never half of one.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+import semver
+from django.db import transaction
+from django.utils import timezone
+
+from market import archive, lifecycle, sandbox
+from market.errors import (
+    AlreadyInstalledError,
+    DowngradeRefusedError,
+    InvalidRequestError,
+    ManifestError,
+)
+from market.lifecycle import record_error, record_event
+from market.manifest import Manifest
+from market.models import InstalledExtension, LifecycleAction
+from market.services.common import (
+    ID_RE,
+    SIDECAR_NAME,
+    Moves,
+    archive_limits,
+    ensure,
+    extensions_dir,
+    lock_slot,
+    server_allowlist,
+    staging_dir,
+)
+from market.services.sources import (
+    InstallSource,
+    source_from_catalog,
+    source_from_path,
+    source_from_upload,
+)
+from market.services.trust import prove_trust
+
+
+def extension_install_from(
+    *,
+    upload: Any = None,
+    package: str | None = None,
+    ext_id: str | None = None,
+    version: str | None = None,
+    actor: Any = None,
+    reinstall: bool = False,
+    allow_downgrade: bool = False,
+) -> InstalledExtension:
+    """Install from exactly one of: an upload, a server path, a catalogue reference."""
+    try:
+        if upload is not None:
+            source = source_from_upload(upload)
+        elif package:
+            source = source_from_path(package)
+        elif ext_id:
+            source = source_from_catalog(ext_id, version)
+        else:
+            raise InvalidRequestError("no bundle named: give a file, a path or an id")
+    except Exception as exc:
+        label = ext_id if isinstance(ext_id, str) and ID_RE.fullmatch(ext_id) else ""
+        record_error(LifecycleAction.INSTALL, label, exc, actor=actor)
+        raise
+    return extension_install(
+        source=source,
+        actor=actor,
+        reinstall=reinstall,
+        allow_downgrade=allow_downgrade,
+    )
+
+
+def extension_install(
+    *,
+    source: InstallSource,
+    actor: Any = None,
+    reinstall: bool = False,
+    allow_downgrade: bool = False,
+) -> InstalledExtension:
+    """Install (or upgrade, reinstall, downgrade) the bundle at ``source``."""
+    ext_id = ""
+    stage: Path | None = None
+    try:
+        stage = ensure(staging_dir()) / f"install-{uuid.uuid4().hex}"
+        info = archive.extract_bundle(
+            source.path, stage, limits=archive_limits(), allowlist=server_allowlist()
+        )
+        ext_id = info.manifest.id
+        lifecycle.fault_point("install.extracted")
+        level, proof = prove_trust(info)
+        # Whatever the bundle was built with, routes must pass this server's allowlist.
+        problems = sandbox.check_routes(
+            ext_id, info.manifest.data.get("routes", []), level, server_allowlist()
+        )
+        if problems:
+            raise ManifestError(problems)
+        sidecar = _sidecar(info, source, level, proof, actor)
+        _write_json(stage / SIDECAR_NAME, sidecar)
+        lifecycle.fault_point("install.sidecar_written")
+        row = _swap_in(
+            info=info,
+            stage=stage,
+            source=source,
+            level=level,
+            sidecar=sidecar,
+            actor=actor,
+            reinstall=reinstall,
+            allow_downgrade=allow_downgrade,
+        )
+    except Exception as exc:
+        record_error(LifecycleAction.INSTALL, ext_id, exc, actor=actor)
+        raise
+    finally:
+        if stage is not None and stage.exists():
+            shutil.rmtree(stage, ignore_errors=True)
+        if source.kind == InstalledExtension.Source.UPLOAD:
+            source.path.unlink(missing_ok=True)
+    return row
+
+
+def _sidecar(
+    info: archive.BundleInfo,
+    source: InstallSource,
+    level: str,
+    proof: str | None,
+    actor: Any,
+) -> dict[str, Any]:
+    trust = {k: v for k, v in info.manifest.data.get("trust", {}).items()}
+    trust["level"] = level
+    if proof:
+        trust["proof"] = proof
+    return {
+        "id": info.manifest.id,
+        "version": info.manifest.version,
+        "trust": trust,
+        "package": {"name": source.name, "sha256": info.sha256, "size": info.size},
+        "manifest_sha256": info.manifest.digest(),
+        "installed_at": timezone.now().isoformat(),
+        "installed_by": getattr(actor, "username", None) or None,
+        "source": source.kind,
+        "warnings": [w.as_dict() for w in info.warnings],
+    }
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    with path.open("x", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=2, sort_keys=True)
+        fh.write("\n")
+
+
+def _compare_versions(new: str, old: str) -> int:
+    return semver.Version.parse(new).compare(old)
+
+
+def _swap_in(
+    *,
+    info: archive.BundleInfo,
+    stage: Path,
+    source: InstallSource,
+    level: str,
+    sidecar: dict[str, Any],
+    actor: Any,
+    reinstall: bool,
+    allow_downgrade: bool,
+) -> InstalledExtension:
+    manifest: Manifest = info.manifest
+    ext_id = manifest.id
+    target = ensure(extensions_dir()) / ext_id
+    trash = staging_dir() / f"trash-{ext_id}-{uuid.uuid4().hex}"
+    moves = Moves()
+    try:
+        with transaction.atomic():
+            lock_slot(ext_id)
+            existing = InstalledExtension.objects.filter(extension_id=ext_id).first()
+            action_detail = _check_upgrade(
+                existing, manifest, reinstall, allow_downgrade
+            )
+            if existing is None and target.exists():
+                raise AlreadyInstalledError(
+                    f"extensions/{ext_id} exists but was not installed by the "
+                    "marketplace; remove it or run market_doctor",
+                    details={"id": ext_id, "reason": "unmanaged_folder"},
+                )
+            if target.exists():
+                moves.move(target, trash)
+            lifecycle.fault_point("install.old_moved")
+            moves.move(stage, target)
+            lifecycle.fault_point("install.swapped")
+            row = existing or InstalledExtension(extension_id=ext_id)
+            row.version = manifest.version
+            row.trust_level = level
+            row.manifest = manifest.data
+            row.manifest_sha256 = manifest.digest()
+            row.package_name = source.name
+            row.package_sha256 = info.sha256
+            row.package_size = info.size
+            row.source = source.kind
+            row.sidecar = sidecar
+            row.warnings = sidecar["warnings"]
+            row.catalog_entry = source.catalog_entry
+            row.installed_by = actor if getattr(actor, "pk", None) else None
+            row.installed_at = timezone.now()
+            row.save()
+            record_event(
+                LifecycleAction.INSTALL,
+                ext_id,
+                version=manifest.version,
+                trust=level,
+                sha256=info.sha256,
+                actor=actor,
+                detail={**action_detail, "source": source.kind},
+            )
+            lifecycle.fault_point("install.recorded")
+            transaction.on_commit(lambda: shutil.rmtree(trash, ignore_errors=True))
+    except BaseException:
+        moves.undo()
+        raise
+    return row
+
+
+def _check_upgrade(
+    existing: InstalledExtension | None,
+    manifest: Manifest,
+    reinstall: bool,
+    allow_downgrade: bool,
+) -> dict[str, Any]:
+    if existing is None:
+        return {"kind": "install"}
+    order = _compare_versions(manifest.version, existing.version)
+    details = {
+        "id": manifest.id,
+        "installed": existing.version,
+        "bundle": manifest.version,
+    }
+    if order == 0 and not reinstall:
+        raise AlreadyInstalledError(
+            f"{manifest.id} {manifest.version} is already installed; "
+            "pass reinstall to install it again",
+            details=details,
+        )
+    if order < 0 and not allow_downgrade:
+        raise DowngradeRefusedError(
+            f"{manifest.id} {existing.version} is installed; installing the older "
+            f"{manifest.version} needs allow_downgrade",
+            details=details,
+        )
+    kind = "reinstall" if order == 0 else ("upgrade" if order > 0 else "downgrade")
+    return {"kind": kind, "previous_version": existing.version}

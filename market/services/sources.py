@@ -1,0 +1,101 @@
+"""Where a bundle to install comes from: an upload, a server path, the catalogue."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+
+from market.errors import (
+    InvalidRequestError,
+    NotFoundError,
+    PackageTooLargeError,
+    PathNotAllowedError,
+)
+from market.models import CatalogEntry, InstalledExtension
+from market.services.common import ensure, staging_dir
+
+
+@dataclass(frozen=True)
+class InstallSource:
+    """Where a bundle comes from: a local file plus how it got there."""
+
+    kind: str  # InstalledExtension.Source
+    path: Path
+    name: str
+    catalog_entry: CatalogEntry | None = field(default=None, compare=False)
+
+
+def source_from_path(raw: str) -> InstallSource:
+    """A server-side bundle path, accepted only inside ``MARKET_PACKAGE_DIRS``."""
+    if not isinstance(raw, str) or not raw or "\x00" in raw:
+        raise InvalidRequestError("package must be a non-empty path string")
+    candidate = Path(raw)
+    if not candidate.is_absolute():
+        raise PathNotAllowedError(
+            "package must be an absolute path", details={"package": raw}
+        )
+    resolved = Path(os.path.realpath(candidate))
+    roots = [Path(os.path.realpath(p)) for p in settings.MARKET_PACKAGE_DIRS]
+    if not any(resolved.is_relative_to(root) for root in roots):
+        raise PathNotAllowedError(
+            "package paths are accepted only inside the configured package folders",
+            details={"package": raw, "allowed": [str(r) for r in roots]},
+        )
+    if resolved.suffix != ".cvnext" or not resolved.is_file():
+        raise NotFoundError(f"no .cvnext bundle at {raw}", details={"package": raw})
+    return InstallSource(InstalledExtension.Source.PATH, resolved, resolved.name)
+
+
+def source_from_catalog(ext_id: str, version: str | None = None) -> InstallSource:
+    """The approved catalogue bundle of ``ext_id``: that version, else the newest."""
+    entries = CatalogEntry.objects.filter(
+        extension_id=ext_id, status=CatalogEntry.Status.APPROVED
+    )
+    entry = (
+        entries.filter(version=version).first()
+        if version
+        else entries.filter(is_latest=True).first()
+    )
+    if entry is None:
+        wanted = f"{ext_id} {version}" if version else ext_id
+        raise NotFoundError(f"no approved catalogue entry for {wanted}")
+    return InstallSource(
+        InstalledExtension.Source.CATALOG,
+        materialise_catalog_package(entry),
+        Path(entry.package.name or "").name,
+        entry,
+    )
+
+
+def materialise_catalog_package(entry: CatalogEntry) -> Path:
+    """A local path for a stored bundle (remote storages are copied to a temp file)."""
+    try:
+        return Path(entry.package.path)
+    except NotImplementedError:
+        pass
+    fd, tmp = tempfile.mkstemp(suffix=".cvnext")
+    with os.fdopen(fd, "wb") as out, entry.package.open("rb") as src:
+        shutil.copyfileobj(src, out, 1024 * 1024)
+    return Path(tmp)
+
+
+def source_from_upload(upload: Any) -> InstallSource:
+    """An uploaded file (Django ``UploadedFile``), spooled to a private temp file."""
+    limit = settings.MARKET_ARCHIVE_LIMITS["max_package_bytes"]
+    if upload.size is not None and upload.size > limit:
+        raise PackageTooLargeError(
+            f"the bundle is {upload.size} bytes; the limit is {limit}",
+            details={"size": upload.size, "limit": limit},
+        )
+    fd, tmp = tempfile.mkstemp(suffix=".cvnext", dir=ensure(staging_dir()))
+    with os.fdopen(fd, "wb") as out:
+        for chunk in upload.chunks():
+            out.write(chunk)
+    name = Path(getattr(upload, "name", "") or "upload.cvnext").name
+    return InstallSource(InstalledExtension.Source.UPLOAD, Path(tmp), name)

@@ -1,0 +1,45 @@
+"""Trust is proven, never claimed: how a bundle earns ``verified``."""
+
+from __future__ import annotations
+
+from market import archive, signing
+from market.errors import TrustUnprovenError
+from market.manifest import parse_signature
+from market.models import CatalogEntry
+
+
+def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
+    """The trust level a bundle has earned, and how: ``(level, proof)``.
+
+    ``verified`` is never taken on the bundle's word: its package must be a catalogue
+    entry approved as verified, or carry a valid Ed25519 signature from a trusted key.
+    """
+    manifest = info.manifest
+    if manifest.trust_level != "verified":
+        return "unverified", None
+    if not info.content_verified:
+        raise TrustUnprovenError(
+            "a verified bundle needs the packager's content record",
+            details={"id": manifest.id},
+        )
+    if CatalogEntry.objects.filter(
+        package_sha256=info.sha256,
+        status=CatalogEntry.Status.APPROVED,
+        trust_level=CatalogEntry.Trust.VERIFIED,
+    ).exists():
+        return "verified", "catalog"
+    trust = manifest.data.get("trust", {})
+    signature = trust.get("signature")
+    if signature:
+        algorithm, raw = parse_signature(signature)
+        if algorithm == "ed25519":
+            key_id = signing.verify_digest(
+                manifest.digest(), raw, trust.get("signed_by")
+            )
+            if key_id:
+                return "verified", f"ed25519:{key_id}"
+    raise TrustUnprovenError(
+        "the bundle claims trust level verified but is neither an approved verified "
+        "catalogue bundle nor signed by a trusted key",
+        details={"id": manifest.id, "sha256": info.sha256},
+    )
