@@ -75,7 +75,10 @@ class CatalogEntry(models.Model):
             models.Index(fields=("status", "is_latest", "extension_id")),
             models.Index(fields=("extension_id", "status")),
         )
-        permissions = (("review_catalogentry", "Can review catalogue entries"),)
+        permissions = (
+            ("review_catalogentry", "Can review catalogue entries"),
+            ("submit_catalogentry", "Can submit bundles for review"),
+        )
 
     def __str__(self) -> str:
         return f"{self.extension_id} {self.version} ({self.status})"

@@ -17,7 +17,7 @@ from market.lifecycle import record_error, record_event
 from market.manifest import Manifest, capabilities
 from market.models import CatalogEntry, LifecycleAction
 from market.selectors import catalog_card
-from market.services import archive_limits, server_allowlist
+from market.services import archive_limits, server_allowlist, source_from_upload
 
 logger = logging.getLogger(__name__)
 
@@ -129,6 +129,21 @@ def catalog_entry_submit(
         record_error(LifecycleAction.SUBMIT, ext_id, exc, actor=actor)
         raise
     return entry
+
+
+def catalog_entry_submit_upload(*, upload: Any, actor: Any) -> CatalogEntry:
+    """Submit an uploaded bundle (spooled to a private temp file, removed after)."""
+    try:
+        source = source_from_upload(upload)
+    except Exception as exc:
+        record_error(LifecycleAction.SUBMIT, "", exc, actor=actor)
+        raise
+    try:
+        return catalog_entry_submit(
+            bundle_path=source.path, actor=actor, original_name=source.name
+        )
+    finally:
+        source.path.unlink(missing_ok=True)
 
 
 def latest_approved(ext_id: str) -> CatalogEntry | None:

@@ -44,6 +44,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "downgrade_refused": 409,
     "install_in_progress": 409,
     "review_refused": 409,
+    "version_exists": 409,
     "not_installed": 404,
     "not_found": 404,
     "invalid_request": 400,

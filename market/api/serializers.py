@@ -95,3 +95,30 @@ class LifecycleEventSerializer(serializers.ModelSerializer):
             "detail",
             "created_at",
         )
+
+
+class SubmissionSerializer(serializers.ModelSerializer):
+    """A submitted bundle as its submitter sees it: state, report, reviewer's reason."""
+
+    id = serializers.IntegerField(source="pk", read_only=True)
+    submitted_by = serializers.CharField(source="submitted_by.username", default=None)
+
+    class Meta:
+        model = CatalogEntry
+        fields = (
+            "id",
+            "extension_id",
+            "version",
+            "name",
+            "status",
+            "trust_level",
+            "package_sha256",
+            "manifest_sha256",
+            "package_size",
+            "submitted_by",
+            "submitted_at",
+            "reviewed_at",
+            "review_reason",
+            "report",
+        )
+        read_only_fields = fields

@@ -12,6 +12,7 @@ router.register("catalog", views.CatalogViewSet, basename="catalog")
 router.register("installed", views.InstalledViewSet, basename="installed")
 router.register("errors", views.LifecycleErrorViewSet, basename="errors")
 router.register("events", views.LifecycleEventViewSet, basename="events")
+router.register("submissions", views.SubmissionViewSet, basename="submissions")
 
 urlpatterns = [
     path("list", views.MarketListView.as_view(), name="list"),

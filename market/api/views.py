@@ -9,16 +9,18 @@ from typing import Any
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseNotModified
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
+from rest_framework import mixins, status, viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from market import selectors, services, signing
+from market import review, selectors, services, signing
 from market.api import serializers as s
 from market.api.permissions import HasModelPermission
+from market.errors import InvalidRequestError
 from market.manifest import load_schema
 from market.models import (
     CatalogEntry,
@@ -176,3 +178,39 @@ class LifecycleEventViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = LifecycleEvent.objects.select_related("actor").order_by(
         "-created_at", "-id"
     )
+
+
+class SubmissionViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
+    """Bundles submitted for review. Submitters see their own; reviewers see all."""
+
+    serializer_class = s.SubmissionSerializer
+    permission_classes = (HasModelPermission,)
+    required_permission = "market.submit_catalogentry"
+    parser_classes = (MultiPartParser, FormParser)
+
+    def get_permissions(self):
+        if self.request.method in ("GET", "HEAD", "OPTIONS"):
+            return [IsAuthenticated()]
+        return super().get_permissions()
+
+    def get_queryset(self):
+        queryset = CatalogEntry.objects.select_related("submitted_by").order_by(
+            "-submitted_at", "-id"
+        )
+        user = self.request.user
+        if user.has_perm("market.review_catalogentry"):
+            return queryset
+        return queryset.filter(submitted_by=user)
+
+    @extend_schema(request={"multipart/form-data": dict}, responses={201: dict})
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        upload = request.FILES.get("package")
+        if upload is None:
+            raise InvalidRequestError(
+                "upload the bundle as multipart form data in the field 'package'"
+            )
+        entry = review.catalog_entry_submit_upload(upload=upload, actor=request.user)
+        body = {"ok": True, "submission": s.SubmissionSerializer(entry).data}
+        return Response(body, status=status.HTTP_201_CREATED)
