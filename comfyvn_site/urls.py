@@ -4,9 +4,15 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from market.admin_flags import feature_flags_view
 from market.api.exceptions import json_not_found, json_server_error
 
 urlpatterns = [
+    path(
+        "admin/flags/",
+        admin.site.admin_view(feature_flags_view),
+        name="market-flags",
+    ),
     path("admin/", admin.site.urls),
     path("api/market/", include("market.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from django import forms
 from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from market import review
@@ -25,6 +27,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+class RejectForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
+        help_text="Required. Shown to the submitter.",
+    )
 
 
 def _pretty(value) -> str:
@@ -68,7 +77,7 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         "manifest_json",
     )
     exclude = ("manifest", "report", "permission_index", "hook_index")
-    actions = ("approve_verified", "approve_unverified", "delist")
+    actions = ("approve_verified", "approve_unverified", "reject", "delist")
 
     def has_add_permission(self, request) -> bool:
         return False
@@ -125,6 +134,29 @@ class CatalogEntryAdmin(admin.ModelAdmin):
                 entry=e, reviewer=request.user, trust_level="unverified"
             ),
         )
+
+    @admin.action(permissions=["review"], description="Reject (with a reason)")
+    def reject(self, request, queryset):
+        form = RejectForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            reason = form.cleaned_data["reason"]
+            self._run(
+                request,
+                queryset,
+                "Rejected",
+                lambda e: review.catalog_entry_reject(
+                    entry=e, reviewer=request.user, reason=reason
+                ),
+            )
+            return None
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Reject submissions",
+            "queryset": queryset,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/market/reject.html", context)
 
     @admin.action(permissions=["review"], description="Delist")
     def delist(self, request, queryset) -> None:

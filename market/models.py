@@ -116,6 +116,7 @@ class InstalledExtension(models.Model):
         permissions = (
             ("install_extension", "Can install extensions from the marketplace"),
             ("uninstall_extension", "Can uninstall marketplace extensions"),
+            ("manage_feature_flags", "Can change the marketplace feature flags"),
         )
 
     def __str__(self) -> str:

@@ -65,3 +65,81 @@ def test_review_actions_need_the_review_permission(client, make_user, build_bund
     )
     entry.refresh_from_db()
     assert entry.status == CatalogEntry.Status.PENDING
+
+
+def test_reject_asks_for_a_reason_then_records_it(admin_client_logged, build_bundle):
+    result = build_bundle("hello_minimal")
+    entry = review.catalog_entry_submit(bundle_path=result.path)
+    url = reverse("admin:market_catalogentry_changelist")
+    form = admin_client_logged.post(
+        url, {"action": "reject", "_selected_action": [entry.pk]}
+    )
+    assert form.status_code == 200
+    assert "Reject submissions" in form.content.decode()
+    entry.refresh_from_db()
+    assert entry.status == CatalogEntry.Status.PENDING
+    blank = admin_client_logged.post(
+        url,
+        {
+            "action": "reject",
+            "_selected_action": [entry.pk],
+            "apply": "1",
+            "reason": "",
+        },
+    )
+    assert blank.status_code == 200  # the form again, with its error
+    entry.refresh_from_db()
+    assert entry.status == CatalogEntry.Status.PENDING
+    done = admin_client_logged.post(
+        url,
+        {
+            "action": "reject",
+            "_selected_action": [entry.pk],
+            "apply": "1",
+            "reason": "Bundles global routes without a reason.",
+        },
+        follow=True,
+    )
+    assert "Rejected: 1 entry" in done.content.decode()
+    entry.refresh_from_db()
+    assert entry.status == CatalogEntry.Status.REJECTED
+    assert entry.review_reason == "Bundles global routes without a reason."
+
+
+def test_reviewer_cannot_approve_own_submission(client, make_user, build_bundle):
+    reviewer = make_user(
+        "self.reviewer",
+        "market.review_catalogentry",
+        "market.view_catalogentry",
+        staff=True,
+    )
+    client.force_login(reviewer)
+    result = build_bundle("hello_minimal")
+    entry = review.catalog_entry_submit(bundle_path=result.path, actor=reviewer)
+    response = client.post(
+        reverse("admin:market_catalogentry_changelist"),
+        {"action": "approve_unverified", "_selected_action": [entry.pk]},
+        follow=True,
+    )
+    assert "cannot review a bundle they submitted" in response.content.decode()
+    entry.refresh_from_db()
+    assert entry.status == CatalogEntry.Status.PENDING
+
+
+def test_flags_page_shows_and_toggles(admin_client_logged, settings):
+    from market import flags
+
+    page = admin_client_logged.get(reverse("market-flags"))
+    assert page.status_code == 200
+    assert "enable_marketplace" in page.content.decode()
+    admin_client_logged.post(
+        reverse("market-flags"),
+        {"enable_marketplace": "on", "enable_extension_market_uploads": ""},
+    )
+    current = flags.get_flags()
+    assert current.marketplace is True and current.uploads is False
+
+
+def test_flags_page_needs_its_permission(client, make_user):
+    client.force_login(make_user("staffer", staff=True))
+    assert client.get(reverse("market-flags")).status_code == 403

@@ -74,7 +74,7 @@ class Migration(migrations.Migration):
             ],
             options={
                 'ordering': ('extension_id',),
-                'permissions': (('install_extension', 'Can install extensions from the marketplace'), ('uninstall_extension', 'Can uninstall marketplace extensions')),
+                'permissions': (('install_extension', 'Can install extensions from the marketplace'), ('uninstall_extension', 'Can uninstall marketplace extensions'), ('manage_feature_flags', 'Can change the marketplace feature flags')),
             },
         ),
         migrations.CreateModel(

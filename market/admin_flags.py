@@ -1,0 +1,51 @@
+"""The admin's "Debug & Feature Flags" page: shows and toggles the marketplace flags."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+
+from market import flags
+from market.errors import ConfigError
+
+PERMISSION = "market.manage_feature_flags"
+
+
+class FlagsForm(forms.Form):
+    def __init__(self, *args, current: flags.Flags, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        values = current.as_dict()
+        for spec in flags.FLAGS:
+            self.fields[spec.name] = forms.BooleanField(
+                required=False,
+                initial=values[spec.name],
+                label=spec.name,
+                help_text=spec.description,
+            )
+
+
+def feature_flags_view(request: HttpRequest) -> HttpResponse:
+    if not request.user.has_perm(PERMISSION):
+        raise PermissionDenied
+    current = flags.get_flags()
+    form = FlagsForm(request.POST or None, current=current)
+    if request.method == "POST" and form.is_valid():
+        try:
+            flags.write_flags(dict(form.cleaned_data))
+        except ConfigError as exc:
+            messages.error(request, f"{exc.message} [{exc.code}]")
+        else:
+            messages.success(request, f"Feature flags saved to {flags.config_path()}")
+            return redirect("market-flags")
+    context = {
+        **admin.site.each_context(request),
+        "title": "Debug & Feature Flags",
+        "form": form,
+        "config_path": flags.config_path(),
+        "effective": {"marketplace": current.marketplace, "uploads": current.uploads},
+    }
+    return TemplateResponse(request, "admin/market/flags.html", context)
