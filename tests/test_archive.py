@@ -22,7 +22,12 @@ from hypothesis import strategies as st
 
 from market import archive
 from market.archive import ArchiveLimits, extract_bundle, inspect_bundle
-from market.errors import ArchiveError, ManifestError, MarketError
+from market.errors import (
+    ArchiveError,
+    DuplicateEntryError,
+    ManifestError,
+    MarketError,
+)
 from market.sandbox import parse_allowlist
 from tests.bundles import (
     FILES,
@@ -295,6 +300,30 @@ def test_duplicates_and_collisions(ws: Workspace, names: tuple[str, str]) -> Non
     ws.refused(ws.bundle(entries), "duplicate_entry")
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Readme.txt", "README.TXT"),
+        ("caf\u00e9.txt", "cafe\u0301.txt"),  # NFC and NFD
+        ("\ufb01le.txt", "FILE.txt"),  # NFKC ligature, then case
+        ("stra\u00dfe", "STRASSE"),
+    ],
+)
+def test_fold_name_is_the_collision_key(first: str, second: str) -> None:
+    assert archive.fold_name(first) == archive.fold_name(second)
+    assert archive.fold_name("a.txt") != archive.fold_name("b.txt")
+    with pytest.raises(DuplicateEntryError) as excinfo:
+        archive.check_name_collisions(["manifest.json", first, second])
+    assert excinfo.value.code == "duplicate_entry"
+    assert excinfo.value.details == {"entries": [first, second]}
+
+
+def test_check_name_collisions_accepts_distinct_names_and_directories() -> None:
+    archive.check_name_collisions(["a/", "a/b.txt", "a/c.txt", "b.txt", "A-b"])
+    with pytest.raises(DuplicateEntryError, match="both a file and a directory"):
+        archive.check_name_collisions(["docs", "DOCS/x.md"])
+
+
 # --- bombs and lies ---------------------------------------------------------------
 
 
@@ -491,6 +520,66 @@ def test_content_file_removed(ws: Workspace) -> None:
     assert exc.details["actual"]["files"] == exc.details["declared"]["files"] - 1
 
 
+ROUTE = {"path": "/x", "methods": ["GET"], "expose": "extension", "callable": "f"}
+PANEL = {"slot": "inspector", "label": "Inspector", "path": "assets/readme.txt"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "at", "missing"),
+    [
+        ({"routes": [{**ROUTE, "entry": "pkg/missing.py"}]}, "routes[0].entry", None),
+        (
+            {
+                "permissions": ["ui.panels"],
+                "ui": {"panels": [{**PANEL, "icon": "assets/icon.png"}]},
+            },
+            "ui.panels[0].icon",
+            None,
+        ),
+        ({"routes": [{**ROUTE, "entry": "main.py"}]}, "routes[0].entry", "main.py"),
+    ],
+    ids=["route-entry", "panel-icon", "legacy-file-removed"],
+)
+def test_referenced_file_missing(
+    ws: Workspace, extra: dict, at: str, missing: str | None
+) -> None:
+    # The last case has no content record, so only the reference can tell.
+    files = {k: v for k, v in FILES.items() if k != missing}
+    bundle = ws.bundle(good_entries(files, content=missing is None, **extra))
+    exc = ws.refused(bundle, "manifest_invalid")
+    assert [(p["path"], p["code"]) for p in exc.details["problems"]] == [
+        (at, "missing_file")
+    ]
+
+
+def test_referenced_file_reported_with_other_problems(ws: Workspace) -> None:
+    routes = [{**ROUTE, "entry": "pkg/missing.py"}]
+    bundle = ws.bundle(good_entries(routes=routes, version="x"))
+    exc = ws.refused(bundle, "manifest_invalid")
+    paths = {p["path"]: p["code"] for p in exc.details["problems"]}
+    assert paths["routes[0].entry"] == "missing_file"
+    assert "version" in paths
+
+
+def test_referenced_file_removed_after_packaging_is_a_content_mismatch(
+    ws: Workspace,
+) -> None:
+    routes = [{**ROUTE, "entry": "main.py"}]
+    [manifest, *_] = good_entries(routes=routes)
+    kept = [(k, v) for k, v in FILES.items() if k != "main.py"]
+    exc = ws.refused(ws.bundle([manifest, *kept]), "content_mismatch")
+    assert exc.details["actual"]["files"] == exc.details["declared"]["files"] - 1
+
+
+def test_referenced_files_present_pass(ws: Workspace) -> None:
+    routes = [{**ROUTE, "entry": "main.py"}]
+    panels = [{**PANEL, "icon": "assets/readme.txt"}]
+    bundle = ws.bundle(
+        good_entries(routes=routes, permissions=["ui.panels"], ui={"panels": panels})
+    )
+    assert inspect_bundle(bundle).content_verified is True
+
+
 def test_content_mismatch_after_writing_leaves_nothing(ws: Workspace) -> None:
     # Content is only known after every file was written: the cleanup must run.
     [manifest, *_] = good_entries()
@@ -551,7 +640,10 @@ def test_any_names_are_refused_or_stay_inside(names: list[str]) -> None:
         }
 
 
-def test_module_is_pure() -> None:
-    source = Path(archive.__file__).read_text()
-    assert "django" not in source
-    assert "extractall" not in source.replace("never with ``extractall``", "")
+def test_package_is_pure() -> None:
+    modules = sorted(Path(archive.__file__).parent.glob("*.py"))
+    assert {m.name for m in modules} >= {"__init__.py", "names.py", "reader.py"}
+    for module in modules:
+        source = module.read_text()
+        assert "django" not in source, module.name
+        assert "extractall" not in source, module.name

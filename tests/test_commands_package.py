@@ -110,6 +110,50 @@ def test_route_outside_allowlist_exits_65_and_allowlist_file_widens_it(src, tmp_
     assert run(*args, str(allowlist))[0] == 0
 
 
+def test_missing_referenced_files_exit_65(src, tmp_path):
+    (src / "assets" / "icon.png").unlink()
+    code, out, err = run("package", str(src), "--output", str(tmp_path / "out"))
+    assert code == 65 and out == ""
+    lines = err.splitlines()
+    assert lines[0].startswith("[error] manifest_invalid: ")
+    assert "  ui.panels[0].icon: 'assets/icon.png' is not in the bundle" in err
+    assert "[missing_file]" in err
+    assert not (tmp_path / "out").exists()
+    status, _, err = run("validate", str(src), "--ignore", "ui")
+    assert status == 65 and "  ui.panels[0].path: " in err
+
+
+def test_missing_file_in_a_bundle_exits_65(tmp_path):
+    manifest = json.loads((FIXTURES / "hello_minimal" / "manifest.json").read_text())
+    manifest["routes"][0]["entry"] = "pkg/missing.py"
+    bundle = tmp_path / "hand-made.cvnext"
+    with zipfile.ZipFile(bundle, "w") as zf:
+        zf.writestr("manifest.json", json.dumps(manifest))
+        zf.writestr("hello.py", "def hello():\n    return 'hi'\n")
+    status, out, _ = run("validate", str(bundle), "--json")
+    payload = json.loads(out)
+    assert status == 65 and payload["ok"] is False
+    assert payload["error"]["details"]["problems"] == [
+        {
+            "path": "routes[0].entry",
+            "code": "missing_file",
+            "message": "'pkg/missing.py' is not in the bundle",
+        }
+    ]
+
+
+def test_colliding_names_print_one_line_and_exit_1(src, tmp_path):
+    (src / "readme.md").write_text("lower\n")
+    if not {"README.md", "readme.md"} <= {p.name for p in src.iterdir()}:
+        pytest.skip("this file system folds the names itself")
+    status, out, err = run("package", str(src), "--output", str(tmp_path / "out"))
+    assert status == 1 and out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("[error] duplicate_entry: cannot be packed: ")
+    assert "'README.md'" in err and "'readme.md'" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
 def test_trust_override(src, tmp_path):
     code, _, err = run(
         "package", str(src), "--output", str(tmp_path), "--trust", "unverified"
@@ -177,11 +221,13 @@ def test_force_replaces_an_existing_bundle(src, tmp_path):
 def test_ignore_and_include_hidden(src, tmp_path):
     (src / "notes.tmp").write_text("scratch")
     (src / ".editorconfig").write_text("root = true\n")
+    (src / "drafts").mkdir()
+    (src / "drafts" / "scene.txt").write_text("draft\n")
     args = ("package", str(src), "--output", str(tmp_path), "--force")
-    run(*args, "--ignore", "*.tmp", "--ignore", "ui")
+    assert run(*args, "--ignore", "*.tmp", "--ignore", "drafts")[0] == 0
     with zipfile.ZipFile(tmp_path / "sample.toolkit-1.2.3.cvnext") as zf:
         names = zf.namelist()
-    assert "notes.tmp" not in names and "ui/inspector.html" not in names
+    assert "notes.tmp" not in names and "drafts/scene.txt" not in names
     assert ".editorconfig" not in names
     run(*args, "--include-hidden")
     with zipfile.ZipFile(tmp_path / "sample.toolkit-1.2.3.cvnext") as zf:

@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
-from market import manifest_rules, sandbox
+from market import sandbox
 from market.errors import (
     ManifestError,
     ManifestMissingError,
@@ -47,8 +47,10 @@ from market.manifest import (
     parse_signature,
     permissions_glossary,
     read_manifest_dir,
+    registry,
     verify_digest_signature,
 )
+from market.manifest.normalise_base import fold_strings
 
 SPEC_SCOPES = [
     ("assets.read", "List/query asset registry metadata."),
@@ -969,17 +971,15 @@ def test_schema_agrees_with_the_registries():
     )
     assert defs["trust"]["properties"]["level"]["enum"] == list(TRUST_LEVELS)
     assert schema["properties"]["id"]["pattern"] == ID_PATTERN
-    assert set(schema["properties"]) == manifest_rules.TOP_LEVEL_KEYS
-    assert set(defs["route"]["properties"]) == manifest_rules.ROUTE_KEYS
-    assert set(defs["event"]["properties"]) == manifest_rules.EVENT_KEYS
-    assert set(defs["panel"]["properties"]) == manifest_rules.PANEL_KEYS
-    assert set(defs["trust"]["properties"]) == manifest_rules.TRUST_KEYS
-    assert set(defs["content"]["properties"]) == manifest_rules.CONTENT_KEYS
-    assert (
-        set(defs["permission"]["then"]["properties"]) == manifest_rules.PERMISSION_KEYS
-    )
+    assert set(schema["properties"]) == registry.TOP_LEVEL_KEYS
+    assert set(defs["route"]["properties"]) == registry.ROUTE_KEYS
+    assert set(defs["event"]["properties"]) == registry.EVENT_KEYS
+    assert set(defs["panel"]["properties"]) == registry.PANEL_KEYS
+    assert set(defs["trust"]["properties"]) == registry.TRUST_KEYS
+    assert set(defs["content"]["properties"]) == registry.CONTENT_KEYS
+    assert set(defs["permission"]["then"]["properties"]) == registry.PERMISSION_KEYS
     diagnostics = schema["properties"]["diagnostics"]["properties"]
-    assert tuple(diagnostics) == manifest_rules.DIAGNOSTICS_KEYS
+    assert tuple(diagnostics) == registry.DIAGNOSTICS_KEYS
 
 
 def full_raw() -> dict[str, Any]:
@@ -1246,9 +1246,7 @@ json_values = st.recursive(
     ),
     max_leaves=12,
 )
-field_names = st.sampled_from(sorted(manifest_rules.TOP_LEVEL_KEYS)) | st.text(
-    max_size=8
-)
+field_names = st.sampled_from(sorted(registry.TOP_LEVEL_KEYS)) | st.text(max_size=8)
 arbitrary_objects = st.dictionaries(field_names, json_values, max_size=10)
 
 nonblank = st.text(min_size=1, max_size=20).filter(str.strip)
@@ -1355,7 +1353,7 @@ def test_normalise_is_idempotent(raw: dict):
     assert twice.data == once.data
     assert twice.digest() == once.digest()
     assert "author" not in once.data
-    assert once.data["authors"] == manifest_rules.fold_strings(once.data["authors"])
+    assert once.data["authors"] == fold_strings(once.data["authors"])
 
 
 @settings(max_examples=200, deadline=None)

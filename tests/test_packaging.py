@@ -15,8 +15,9 @@ import pytest
 import rfc8785
 
 from market import packaging
-from market.archive import inspect_bundle
+from market.archive import check_name_collisions, fold_name, inspect_bundle
 from market.errors import (
+    DuplicateEntryError,
     ManifestError,
     ManifestMissingError,
     PackagingError,
@@ -396,6 +397,105 @@ def test_unsafe_file_name_is_refused(tmp_path):
         build_package(src, tmp_path / "out")
 
 
+def _create_both(src: Path, first: str, second: str) -> None:
+    for rel, data in ((first, b"1"), (second, b"2")):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        (src / rel).write_bytes(data)
+    if not (src / second).exists() or (src / first).read_bytes() == b"2":
+        pytest.skip("this file system folds the names itself")
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("README.TXT", "Readme.txt"),
+        ("docs/caf\u00e9.md", "docs/cafe\u0301.md"),  # NFC and NFD
+        ("STRASSE.txt", "stra\u00dfe.txt"),
+        ("Manifest.json", "hello.py"),  # collides with the manifest entry itself
+        ("Docs/x.md", "docs"),  # a file and a directory
+    ],
+    ids=["case", "nfc-nfd", "casefold", "manifest", "file-and-directory"],
+)
+def test_colliding_names_are_refused(tmp_path, first, second):
+    src = make_tree(tmp_path / "src")
+    if first != "Manifest.json":
+        (src / "docs").rename(src / "guides")  # so that "docs" is free
+        _create_both(src, first, second)
+    else:
+        (src / first).write_text("{}")
+    with pytest.raises(DuplicateEntryError) as exc:
+        build_package(src, tmp_path / "out")
+    assert exc.value.code == "duplicate_entry"
+    assert "cannot be packed" in exc.value.message
+    assert set(exc.value.details["entries"]) <= {
+        "manifest.json",
+        first,
+        second,
+    }
+    assert len(exc.value.details["entries"]) == 2
+    assert_nothing_written(tmp_path / "out")
+
+
+def test_packager_and_installer_share_the_collision_rule(tmp_path):
+    names = ["manifest.json", "a/B.txt", "a/b.TXT"]
+    with pytest.raises(DuplicateEntryError) as rule:
+        check_name_collisions(names)
+    src = make_tree(tmp_path / "src")
+    _create_both(src, "a/B.txt", "a/b.TXT")
+    with pytest.raises(DuplicateEntryError) as packer:
+        collect_files(src)
+    assert packer.value.details == rule.value.details
+    assert fold_name("a/B.txt") == fold_name("a/b.TXT")
+
+
+# --- referenced files -----------------------------------------------------------------
+
+
+def test_missing_panel_icon_is_refused(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "sample_toolkit", src)
+    (src / "assets" / "icon.png").unlink()
+    with pytest.raises(ManifestError) as exc:
+        build_package(src, tmp_path / "out")
+    assert [(p.path, p.code) for p in exc.value.problems] == [
+        ("ui.panels[0].icon", "missing_file")
+    ]
+    assert "'assets/icon.png'" in exc.value.problems[0].message
+    assert_nothing_written(tmp_path / "out")
+
+
+def test_missing_route_entry_is_refused_with_every_other_problem(tmp_path):
+    src = make_tree(tmp_path / "src")
+    edit_manifest(src, lambda d: d["routes"][0].update(entry="pkg/missing.py"))
+    with pytest.raises(ManifestError) as exc:
+        build_package(src, tmp_path / "out")
+    assert [(p.path, p.code) for p in exc.value.problems] == [
+        ("routes[0].entry", "missing_file")
+    ]
+    edit_manifest(src, lambda d: d.update(version="x"))
+    with pytest.raises(ManifestError) as exc:
+        build_package(src, tmp_path / "out")
+    codes = {p.path: p.code for p in exc.value.problems}
+    assert codes["routes[0].entry"] == "missing_file" and "version" in codes
+    (src / "pkg").mkdir()
+    (src / "pkg" / "missing.py").write_text("def hello():\n    return 'hi'\n")
+    edit_manifest(src, lambda d: d.update(version="0.2.0"))
+    assert "pkg/missing.py" in inspect_bundle(build_package(src, tmp_path).path).entries
+
+
+def test_skipped_or_ignored_referenced_file_is_missing(tmp_path):
+    src = make_tree(tmp_path / "src")
+    with pytest.raises(ManifestError) as exc:
+        build_package(src, tmp_path / "out", ignore=["hello.py"])
+    assert [p.code for p in exc.value.problems] == ["missing_file"]
+    edit_manifest(src, lambda d: d["routes"][0].update(entry=".hidden/hello.py"))
+    (src / ".hidden").mkdir()
+    shutil.copy(src / "hello.py", src / ".hidden" / "hello.py")
+    with pytest.raises(ManifestError):
+        build_package(src, tmp_path / "out")
+    assert build_package(src, tmp_path / "out", include_hidden=True).files > 1
+
+
 def _global_route(path: str, level: str, ext_id: str | None = None):
     def change(data):
         if ext_id:
@@ -499,3 +599,12 @@ def test_file_changed_between_reads_is_refused(tmp_path):
     with pytest.raises(PackagingError, match=r"data/corpus\.csv changed"):
         build_package(src, tmp_path / "out", progress=tamper)
     assert_nothing_written(tmp_path / "out")
+
+
+def test_package_is_pure_and_keeps_its_names():
+    modules = sorted(Path(packaging.__file__).parent.glob("*.py"))
+    assert {m.name for m in modules} >= {"__init__.py", "sources.py", "zipwriter.py"}
+    for module in modules:
+        assert "django" not in module.read_text(), module.name
+    for name in packaging.__all__:
+        assert hasattr(packaging, name), name

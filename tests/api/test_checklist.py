@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 from django.urls import reverse
 
@@ -11,8 +12,12 @@ from market.lifecycle import server_log_path
 
 
 def _approve_verified(result):
+    """A reviewer approves the bundle as verified: the catalogue signs and re-packs it,
+    and the signed bundle is what gets installed."""
     entry = review.catalog_entry_submit(bundle_path=result.path)
-    return review.catalog_entry_approve(entry=entry, trust_level="verified")
+    entry = review.catalog_entry_approve(entry=entry, trust_level="verified")
+    result.path.write_bytes(Path(entry.package.path).read_bytes())
+    return entry
 
 
 def test_checklist_package_install_list_health_uninstall(
@@ -21,7 +26,7 @@ def test_checklist_package_install_list_health_uninstall(
     # 1. package, capture both digests
     result = build_bundle("sample_toolkit")
     ext_id = result.manifest.id
-    _approve_verified(result)
+    signed = _approve_verified(result)
 
     # 3. install by path and inspect the payload
     response = api.post(
@@ -34,8 +39,8 @@ def test_checklist_package_install_list_health_uninstall(
     assert installed["id"] == ext_id
     assert installed["version"] == result.manifest.version
     assert installed["trust"] == "verified"
-    assert installed["sha256"] == result.sha256
-    assert installed["manifest_sha256"] == result.manifest_sha256
+    assert installed["sha256"] == signed.package_sha256
+    assert installed["manifest_sha256"] == signed.manifest_sha256
     summary = installed["manifest_summary"]
     assert summary["id"] == ext_id
     assert summary["trust"]["level"] == "verified"
@@ -51,10 +56,10 @@ def test_checklist_package_install_list_health_uninstall(
     assert sidecar["trust"]["level"] == "verified"
     assert sidecar["package"] == {
         "name": result.path.name,
-        "sha256": result.sha256,
+        "sha256": signed.package_sha256,
         "size": result.path.stat().st_size,
     }
-    assert sidecar["manifest_sha256"] == result.manifest_sha256
+    assert sidecar["manifest_sha256"] == signed.manifest_sha256
     assert sidecar["installed_by"] == "installer"
     assert sidecar["source"] == "path"
     assert (folder / "manifest.json").is_file()
@@ -93,7 +98,7 @@ def test_checklist_package_install_list_health_uninstall(
     assert len(installs) == 1 and len(uninstalls) == 1
     assert f"extension_id={ext_id}" in installs[0]
     assert "trust=verified" in installs[0]
-    assert f"sha256={result.sha256}" in installs[0]
+    assert f"sha256={signed.package_sha256}" in installs[0]
     assert "actor=installer" in installs[0]
     assert f"extension_id={ext_id}" in uninstalls[0]
     assert api.get(reverse("market-api:health")).json()["counts"]["installed"] == 0

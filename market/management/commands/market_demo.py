@@ -52,7 +52,11 @@ class Command(BaseCommand):
         existing = CatalogEntry.objects.filter(
             extension_id=manifest.id, version=manifest.version
         ).first()
-        if existing is not None and existing.package_sha256 == result.sha256:
+        submitted = existing.report.get("submitted_sha256") if existing else None
+        if existing is not None and result.sha256 in (
+            existing.package_sha256,
+            submitted,
+        ):
             self.stdout.write(f"[ok] {manifest.id} {manifest.version} already listed")
             return
         if existing is not None:
@@ -60,10 +64,10 @@ class Command(BaseCommand):
             existing.delete()
         entry = review.catalog_entry_submit(bundle_path=result.path)
         level = "verified" if manifest.id in VERIFIED_SAMPLES else "unverified"
-        review.catalog_entry_approve(entry=entry, trust_level=level)
+        entry = review.catalog_entry_approve(entry=entry, trust_level=level)
         self.stdout.write(
             f"[ok] listed {manifest.id} {manifest.version} trust={level} "
-            f"sha256={result.sha256[:16]}..."
+            f"sha256={entry.package_sha256[:16]}..."
         )
 
     def _admin(self, username: str) -> None:

@@ -1,7 +1,9 @@
 """``manage.py package SRC``: build a deterministic ``.cvnext`` bundle.
 
 Prints the spec's four-line block (or one JSON object with ``--json``). A manifest
-error lists every problem on stderr and exits 65 (``EX_DATAERR``); any other failure
+error (files it references but that are not packed included: ``missing_file``) lists
+every problem on stderr and exits 65 (``EX_DATAERR``); any other failure, such as
+source paths that collide once case and Unicode are folded (``duplicate_entry``),
 prints one ``[error] <code>: <message>`` line and exits 1. ``--check BUNDLE`` rebuilds
 the source in a temporary folder and says whether the bytes are identical.
 

@@ -1,0 +1,69 @@
+"""Safe reading and extraction of ``.cvnext`` bundles (zip archives).
+
+``zipfile`` parses the archive; this package decides what it may contain. Every member
+is checked before a byte is written: its raw name, its type, flags, compression and
+declared sizes against :class:`ArchiveLimits`, name collisions that one file system
+would fold together (case, NFC/NFKC), and the byte ranges of the entries. The manifest
+is read and normalised, the files it references must be present, and its ``content``
+record is recomputed and compared.
+
+- :mod:`~market.archive.names`: member-name rules and the collision fold, shared with
+  the packager;
+- :mod:`~market.archive.members`: per-member and whole-archive checks from the headers;
+- :mod:`~market.archive.contents`: referenced files and the content record;
+- :mod:`~market.archive.reader`: :func:`inspect_bundle` and :func:`extract_bundle`.
+"""
+
+from market.archive.contents import (
+    NO_CONTENT_RECORD,
+    check_content,
+    normalise_with_files,
+)
+from market.archive.members import (
+    RATIO_MIN_BYTES,
+    ArchiveLimits,
+    Member,
+    check_member,
+    iter_members,
+)
+from market.archive.names import (
+    MAX_NAME_BYTES,
+    MAX_SEGMENT_BYTES,
+    check_member_name,
+    check_name_collisions,
+    fold_name,
+)
+from market.archive.reader import (
+    CHUNK_BYTES,
+    DEFAULT_LIMITS,
+    DIR_MODE,
+    FILE_MODE,
+    MAX_MANIFEST_BYTES,
+    BundleInfo,
+    extract_bundle,
+    inspect_bundle,
+)
+
+__all__ = [
+    "CHUNK_BYTES",
+    "DEFAULT_LIMITS",
+    "DIR_MODE",
+    "FILE_MODE",
+    "MAX_MANIFEST_BYTES",
+    "MAX_NAME_BYTES",
+    "MAX_SEGMENT_BYTES",
+    "NO_CONTENT_RECORD",
+    "RATIO_MIN_BYTES",
+    "ArchiveLimits",
+    "BundleInfo",
+    "Member",
+    "check_content",
+    "check_member",
+    "check_member_name",
+    "check_name_collisions",
+    "extract_bundle",
+    "fold_name",
+    "inspect_bundle",
+    "iter_members",
+    "normalise_with_files",
+]

@@ -1,0 +1,75 @@
+"""Extension manifests (format 1.1): parsing, validation, normalisation and digests.
+
+Pure package: no Django. The packager, the install service and the admin share it;
+they import from here, not from the modules below, which are laid out by job:
+
+- ``registry``: versions, trust levels, permission scopes, HTTP methods, key sets.
+- ``parsing``: manifest bytes to a dict; JSON values no manifest may hold.
+- ``schema``: the JSON Schema file and its validator.
+- ``problems``: problem paths, schema-error mapping, de-duplication and order.
+- ``paths``: route path and bundle path checks.
+- ``normalise``: ``normalise_manifest``, the ``Normaliser`` and ``Manifest``; its
+  sections are in ``normalise_identity``, ``normalise_routes``, ``normalise_trust``
+  on top of ``normalise_base``.
+- ``digest``: canonical JSON, ``manifest_sha256``, the content record.
+- ``signatures``: ``trust.signature`` parsing and sha256 verification.
+- ``views``: capabilities, catalogue card, permission glossary, referenced files.
+"""
+
+from __future__ import annotations
+
+from market.manifest.digest import (
+    canonical_json,
+    content_record,
+    manifest_json_bytes,
+    manifest_sha256,
+)
+from market.manifest.normalise import Manifest, normalise_manifest
+from market.manifest.parsing import parse_manifest_bytes, read_manifest_dir
+from market.manifest.registry import (
+    DEFAULT_MANIFEST_VERSION,
+    HTTP_METHODS,
+    ID_PATTERN,
+    KNOWN_PERMISSION_SCOPES,
+    MANIFEST_FILENAMES,
+    SCHEMA_ID,
+    SUPPORTED_MANIFEST_VERSIONS,
+    TRUST_LEVELS,
+)
+from market.manifest.schema import SCHEMA_PATH, load_schema
+from market.manifest.signatures import parse_signature, verify_digest_signature
+from market.manifest.views import (
+    capabilities,
+    manifest_summary,
+    missing_file_problems,
+    permissions_glossary,
+    referenced_files,
+)
+
+__all__ = [
+    "DEFAULT_MANIFEST_VERSION",
+    "HTTP_METHODS",
+    "ID_PATTERN",
+    "KNOWN_PERMISSION_SCOPES",
+    "MANIFEST_FILENAMES",
+    "SCHEMA_ID",
+    "SCHEMA_PATH",
+    "SUPPORTED_MANIFEST_VERSIONS",
+    "TRUST_LEVELS",
+    "Manifest",
+    "canonical_json",
+    "capabilities",
+    "content_record",
+    "load_schema",
+    "manifest_json_bytes",
+    "manifest_sha256",
+    "manifest_summary",
+    "missing_file_problems",
+    "normalise_manifest",
+    "parse_manifest_bytes",
+    "parse_signature",
+    "permissions_glossary",
+    "read_manifest_dir",
+    "referenced_files",
+    "verify_digest_signature",
+]

@@ -1,0 +1,140 @@
+"""Normaliser sections for who an extension is and what it may do.
+
+``manifest_version``, ``id``, ``name``, ``version``, authors, summary and
+``permissions`` (checked against the permission registry).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import semver
+
+from market.manifest.normalise_base import NormaliserBase, fold_strings
+from market.manifest.problems import short
+from market.manifest.registry import (
+    DEFAULT_MANIFEST_VERSION,
+    ID_RE,
+    KNOWN_PERMISSION_SCOPES,
+    MAX_VERSION_LENGTH,
+    PERMISSION_KEYS,
+    SUPPORTED_MANIFEST_VERSIONS,
+)
+
+
+class IdentitySections(NormaliserBase):
+    """Identity, authors and summary, permissions."""
+
+    def _identity(self) -> None:
+        raw, data = self.raw, self.data
+        mv = raw.get("manifest_version", DEFAULT_MANIFEST_VERSION)
+        data["manifest_version"] = mv
+        if isinstance(mv, str) and mv not in SUPPORTED_MANIFEST_VERSIONS:
+            self.error(
+                "manifest_version",
+                "unsupported_manifest_version",
+                f"{short(mv)} is not supported; use one of "
+                + ", ".join(SUPPORTED_MANIFEST_VERSIONS),
+            )
+        ext_id = raw.get("id")
+        if isinstance(ext_id, str):
+            data["id"] = ext_id
+            if not ID_RE.fullmatch(ext_id):
+                self.error(
+                    "id",
+                    "invalid_id",
+                    f"{short(ext_id)} must be 3-64 characters of a-z, 0-9, '_', '.', "
+                    "'-', starting with a letter",
+                )
+        name = raw.get("name")
+        if isinstance(name, str):
+            data["name"] = name.strip()
+            if not data["name"]:
+                self.error("name", "invalid_name", "name must not be blank")
+        version = raw.get("version")
+        if isinstance(version, str):
+            data["version"] = version
+            if not _is_semver(version):
+                self.error(
+                    "version",
+                    "invalid_version",
+                    f"{short(version)} is not a SemVer 2.0.0 version (e.g. 1.2.3)",
+                )
+
+    def _authors_and_summary(self) -> None:
+        raw, data = self.raw, self.data
+        author = raw.get("author")
+        names = [author] if isinstance(author, str) else []
+        if isinstance(author, list):
+            names.extend(author)
+        if isinstance(raw.get("authors"), list):
+            names.extend(raw["authors"])
+        data["authors"] = fold_strings(names)
+
+        summary, description = raw.get("summary"), raw.get("description")
+        if isinstance(description, str):
+            data["description"] = description.strip()
+        text = summary.strip() if isinstance(summary, str) else ""
+        if not text and isinstance(description, str):
+            text = description.strip()
+        data["summary"] = text
+        wrong_type = (summary is not None and not isinstance(summary, str)) or (
+            description is not None and not isinstance(description, str)
+        )
+        if not text and not wrong_type:
+            self.error(
+                "summary", "missing_field", "a summary (or a description) is required"
+            )
+
+    def _permissions(self) -> None:
+        items = self.raw.get("permissions", [])
+        out: list[dict[str, Any]] = []
+        by_scope: dict[str, dict[str, Any]] = {}
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            at = f"permissions[{i}]"
+            scope: Any = None
+            description: Any = None
+            optional: Any = False
+            if isinstance(item, str):
+                scope = item
+            elif isinstance(item, dict):
+                scope = item.get("scope")
+                description = item.get("description")
+                optional = item.get("optional", False)
+                self._unknown_keys(item, PERMISSION_KEYS, at)
+            else:
+                continue
+            if not isinstance(scope, str):
+                continue
+            if scope not in KNOWN_PERMISSION_SCOPES:
+                self.error(
+                    f"{at}.scope",
+                    "unknown_permission",
+                    f"unknown scope {short(scope)}",
+                )
+                continue
+            if not (isinstance(description, str) and description.strip()):
+                description = KNOWN_PERMISSION_SCOPES[scope]
+            entry = {
+                "scope": scope,
+                "description": description.strip(),
+                "optional": optional if isinstance(optional, bool) else False,
+            }
+            if scope in by_scope:
+                # Declared twice: required if either declaration says so.
+                first = by_scope[scope]
+                first["optional"] = first["optional"] and entry["optional"]
+                continue
+            by_scope[scope] = entry
+            out.append(entry)
+        self.data["permissions"] = out
+
+
+def _is_semver(version: str) -> bool:
+    if len(version) > MAX_VERSION_LENGTH:
+        return False
+    try:
+        semver.Version.parse(version)
+    except (ValueError, TypeError):
+        return False
+    return True

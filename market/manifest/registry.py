@@ -1,0 +1,82 @@
+"""The manifest format's registries: versions, trust levels, permission scopes, keys.
+
+Every fixed list the rules check against lives here, so the schema test can hold
+them against ``market/schemas/manifest-1.1.schema.json`` in one place.
+"""
+
+from __future__ import annotations
+
+import re
+
+MANIFEST_FILENAMES = ("manifest.json", "extension.json")
+SCHEMA_ID = "https://comfyvn.dev/schemas/manifest-1.1.schema.json"
+
+SUPPORTED_MANIFEST_VERSIONS = ("1.0", "1.1")
+DEFAULT_MANIFEST_VERSION = "1.1"
+TRUST_LEVELS = ("unverified", "verified")
+SIGNATURE_TYPES = ("sha256", "ed25519")
+ROUTE_EXPOSURES = ("extension", "global")
+# ECMA-262 syntax so the schema can carry it; Python callers should use fullmatch,
+# because ``$`` also matches before a trailing newline.
+ID_PATTERN = r"^[a-z][a-z0-9_.-]{2,63}$"
+ID_RE = re.compile(r"[a-z][a-z0-9_.-]{2,63}")
+MAX_VERSION_LENGTH = 128
+MAX_ROUTE_PATH_LENGTH = 512
+# Deeper values are refused rather than risk recursion limits in JSON libraries.
+MAX_DEPTH = 32
+MAX_SAFE_INTEGER = 2**53 - 1
+
+# The spec's registry, in the spec's order, with the spec's descriptions.
+KNOWN_PERMISSION_SCOPES: dict[str, str] = {
+    "assets.read": "List/query asset registry metadata.",
+    "assets.write": "Register or update asset metadata & sidecars.",
+    "assets.events": "Subscribe to asset registry hook events.",
+    "assets.debug": "Access asset debug metrics/traces/thumbnails.",
+    "hooks.emit": "Emit modder hook events via the internal bus.",
+    "hooks.listen": "Subscribe to modder hook events from the bus.",
+    "extensions.lifecycle": "Listen for extension install/uninstall lifecycle updates.",
+    "ui.panels": "Register Studio UI panels.",
+    "api.global": "Expose HTTP routes outside the extension namespace.",
+    "diagnostics.read": "Access debug tooling endpoints exposed by the extension.",
+    "sandbox.fs.limited": "Request write access to additional filesystem roots.",
+}
+
+# Methods an extension route may serve. CONNECT and TRACE are left out on purpose:
+# they are proxy/diagnostic verbs no extension endpoint should answer.
+HTTP_METHODS: frozenset[str] = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}
+)
+
+TOP_LEVEL_KEYS = frozenset(
+    {
+        "$schema",
+        "manifest_version",
+        "id",
+        "name",
+        "version",
+        "author",
+        "authors",
+        "summary",
+        "description",
+        "permissions",
+        "routes",
+        "events",
+        "ui",
+        "hooks",
+        "diagnostics",
+        "trust",
+        "content",
+    }
+)
+PERMISSION_KEYS = frozenset({"scope", "description", "optional"})
+ROUTE_KEYS = frozenset(
+    {"path", "methods", "expose", "entry", "callable", "summary", "name", "tags"}
+)
+EVENT_KEYS = frozenset({"topic", "entry", "callable", "once"})
+UI_KEYS = frozenset({"panels"})
+PANEL_KEYS = frozenset({"slot", "label", "path", "icon"})
+DIAGNOSTICS_KEYS = ("log_topics", "metrics", "traces")
+TRUST_KEYS = frozenset(
+    {"level", "signed_by", "signature", "signature_type", "reason", "verified_at"}
+)
+CONTENT_KEYS = frozenset({"sha256", "files", "bytes"})

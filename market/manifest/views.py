@@ -1,0 +1,96 @@
+"""Views of a normalised manifest: capabilities, catalogue card, referenced files.
+
+Read-only shapes the API, the review diff and the bundle checks share; none of them
+validates (the normaliser already has) and all tolerate missing fields.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable
+from typing import Any
+
+from market.errors import Problem
+from market.manifest.registry import KNOWN_PERMISSION_SCOPES
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def capabilities(data: dict) -> dict[str, Any]:
+    """What a manifest asks for, in the shape the API and the review diff use."""
+    ui = data.get("ui")
+    ui = ui if isinstance(ui, dict) else {}
+    diagnostics = data.get("diagnostics")
+    return {
+        "permissions": [p.get("scope") for p in _dicts(data.get("permissions"))],
+        "routes": [
+            {
+                "path": r.get("path"),
+                "methods": list(r.get("methods", ["GET"])),
+                "expose": r.get("expose", "extension"),
+            }
+            for r in _dicts(data.get("routes"))
+        ],
+        "events": [e.get("topic") for e in _dicts(data.get("events"))],
+        "ui_panels": [p.get("slot") for p in _dicts(ui.get("panels"))],
+        "hooks": list(data.get("hooks") or []),
+        "diagnostics": copy.deepcopy(diagnostics)
+        if isinstance(diagnostics, dict)
+        else {"log_topics": [], "metrics": [], "traces": []},
+    }
+
+
+def manifest_summary(data: dict) -> dict[str, Any]:
+    """The catalogue card of a manifest."""
+    authors = list(data.get("authors") or [])
+    return {
+        "id": data.get("id"),
+        "name": data.get("name"),
+        "version": data.get("version"),
+        "summary": data.get("summary", ""),
+        "authors": authors,
+        "primary_author": authors[0] if authors else None,
+        "trust": copy.deepcopy(data.get("trust") or {"level": "unverified"}),
+        "capabilities": capabilities(data),
+    }
+
+
+def referenced_files(data: dict) -> list[tuple[str, str]]:
+    """Files a manifest says the bundle contains: ``[(problem path, bundle path)]``.
+
+    UI panel pages and icons always name files; a route or event ``entry`` names one
+    when it is a path to a ``.py`` file (``pkg/module.py``), not a dotted module name.
+    """
+    found: list[tuple[str, str]] = []
+    ui = data.get("ui")
+    panels = _dicts(ui.get("panels")) if isinstance(ui, dict) else []
+    for i, panel in enumerate(panels):
+        for key in ("path", "icon"):
+            if isinstance(panel.get(key), str):
+                found.append((f"ui.panels[{i}].{key}", panel[key]))
+    for kind in ("routes", "events"):
+        for i, item in enumerate(_dicts(data.get(kind))):
+            entry = item.get("entry")
+            if isinstance(entry, str) and entry.endswith(".py") and ":" not in entry:
+                found.append((f"{kind}[{i}].entry", entry))
+    return found
+
+
+def missing_file_problems(data: dict, present: Iterable[str]) -> list[Problem]:
+    """``missing_file`` problems for referenced files absent from ``present``."""
+    have = set(present)
+    return [
+        Problem(at, "missing_file", f"{path!r} is not in the bundle")
+        for at, path in referenced_files(data)
+        if path not in have
+    ]
+
+
+def permissions_glossary() -> list[dict[str, str]]:
+    """The permission registry, in registry order."""
+    return [
+        {"scope": scope, "description": description}
+        for scope, description in KNOWN_PERMISSION_SCOPES.items()
+    ]
