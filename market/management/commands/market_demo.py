@@ -65,6 +65,10 @@ class Command(BaseCommand):
         entry = review.catalog_entry_submit(bundle_path=result.path)
         level = "verified" if manifest.id in VERIFIED_SAMPLES else "unverified"
         entry = review.catalog_entry_approve(entry=entry, trust_level=level)
+        if level == "verified":
+            # The catalogue signed and re-packed it: keep the signed bundle on disk too.
+            with entry.package.open("rb") as signed:
+                result.path.write_bytes(signed.read())
         self.stdout.write(
             f"[ok] listed {manifest.id} {manifest.version} trust={level} "
             f"sha256={entry.package_sha256[:16]}..."
