@@ -6,6 +6,7 @@ import json
 
 from django import forms
 from django.contrib import admin, messages
+from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
@@ -58,38 +59,49 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         "extension_id",
         "version",
         "name",
+        "status",
+        "trust_level",
+        "review_summary",
         "summary",
         "authors",
         "package",
         "package_sha256",
         "package_size",
         "manifest_sha256",
-        "trust_level",
-        "status",
         "is_latest",
         "submitted_by",
         "submitted_at",
         "reviewed_by",
         "reviewed_at",
         "review_reason",
-        "changes_since_last_approval",
         "validation_report",
         "manifest_json",
     )
-    exclude = ("manifest", "report", "permission_index", "hook_index")
+    exclude = ("manifest", "report", "card", "permission_index", "hook_index")
     actions = ("approve_verified", "approve_unverified", "reject", "delist")
 
     def has_add_permission(self, request) -> bool:
         return False
 
-    @admin.display(description="Changes since the last approved version")
-    def changes_since_last_approval(self, obj: CatalogEntry) -> str:
-        return _pretty(obj.report.get("diff", {}))
+    @admin.display(description="What it asks for")
+    def review_summary(self, obj: CatalogEntry) -> str:
+        report = obj.report
+        return render_to_string(
+            "admin/market/review_summary.html",
+            {
+                "diff": report.get("diff", {}),
+                "permissions": obj.manifest.get("permissions", []),
+                "routes": report.get("effective_routes", []),
+                "capabilities": report.get("capabilities", {}),
+                "content_verified": report.get("content_verified"),
+                "files": report.get("files", []),
+                "warnings": report.get("warnings", []),
+            },
+        )
 
-    @admin.display(description="Validation report")
+    @admin.display(description="Validation report (raw)")
     def validation_report(self, obj: CatalogEntry) -> str:
-        report = {k: v for k, v in obj.report.items() if k != "diff"}
-        return _pretty(report)
+        return _pretty(obj.report)
 
     @admin.display(description="Manifest")
     def manifest_json(self, obj: CatalogEntry) -> str:

@@ -143,3 +143,28 @@ def test_flags_page_shows_and_toggles(admin_client_logged, settings):
 def test_flags_page_needs_its_permission(client, make_user):
     client.force_login(make_user("staffer", staff=True))
     assert client.get(reverse("market-flags")).status_code == 403
+
+
+def test_entry_page_shows_the_diff_and_escapes_manifest_text(
+    admin_client_logged, build_bundle
+):
+    first = review.catalog_entry_submit(bundle_path=build_bundle("hello_minimal").path)
+    review.catalog_entry_approve(entry=first, trust_level="unverified")
+
+    def grow(data):
+        data["version"] = "0.2.0"
+        data["permissions"] = [
+            {"scope": "assets.read", "description": "<script>alert(1)</script>"}
+        ]
+
+    second = review.catalog_entry_submit(
+        bundle_path=build_bundle("hello_minimal", edit=grow).path
+    )
+    html = admin_client_logged.get(
+        reverse("admin:market_catalogentry_change", args=[second.pk])
+    ).content.decode()
+    assert "Since approved version 0.1.0" in html
+    assert "+ assets.read" in html
+    assert "<script>alert(1)</script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "/api/extensions/hello.minimal/hello" in html
