@@ -5,9 +5,15 @@ from __future__ import annotations
 import logging
 import os
 import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
+from django.db import transaction
 
 from market import archive, sandbox
 from market.manifest import ID_PATTERN
@@ -64,3 +70,40 @@ class Moves:
             except OSError:
                 logger.exception("could not undo move %s -> %s", src, dst)
         self.done.clear()
+
+
+@dataclass
+class Swap:
+    """The folders of one locked install or uninstall, and the renames done so far."""
+
+    target: Path
+    trash: Path
+    moves: Moves = field(default_factory=Moves)
+
+    def retire_current(self) -> None:
+        """Move the installed folder (if any) aside; it is deleted after the commit."""
+        if self.target.exists():
+            ensure(self.trash.parent)
+            self.moves.move(self.target, self.trash)
+
+
+@contextmanager
+def locked_swap(ext_id: str) -> Iterator[Swap]:
+    """A transaction holding the id's slot lock, whose renames are undone on failure.
+
+    The retired folder is removed only once the transaction has committed, so a
+    rollback (or a crash before the commit) can always put it back.
+    """
+    swap = Swap(
+        target=ensure(extensions_dir()) / ext_id,
+        trash=staging_dir() / f"trash-{ext_id}-{uuid.uuid4().hex}",
+    )
+    try:
+        with transaction.atomic():
+            lock_slot(ext_id)
+            yield swap
+            trash = swap.trash
+            transaction.on_commit(lambda: shutil.rmtree(trash, ignore_errors=True))
+    except BaseException:
+        swap.moves.undo()
+        raise

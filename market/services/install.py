@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import semver
-from django.db import transaction
 from django.utils import timezone
 
 from market import archive, lifecycle, sandbox
@@ -32,11 +31,9 @@ from market.models import InstalledExtension, LifecycleAction
 from market.services.common import (
     ID_RE,
     SIDECAR_NAME,
-    Moves,
     archive_limits,
     ensure,
-    extensions_dir,
-    lock_slot,
+    locked_swap,
     server_allowlist,
     staging_dir,
 )
@@ -176,56 +173,44 @@ def _swap_in(
 ) -> InstalledExtension:
     manifest: Manifest = info.manifest
     ext_id = manifest.id
-    target = ensure(extensions_dir()) / ext_id
-    trash = staging_dir() / f"trash-{ext_id}-{uuid.uuid4().hex}"
-    moves = Moves()
-    try:
-        with transaction.atomic():
-            lock_slot(ext_id)
-            existing = InstalledExtension.objects.filter(extension_id=ext_id).first()
-            action_detail = _check_upgrade(
-                existing, manifest, reinstall, allow_downgrade
+    with locked_swap(ext_id) as swap:
+        existing = InstalledExtension.objects.filter(extension_id=ext_id).first()
+        action_detail = _check_upgrade(existing, manifest, reinstall, allow_downgrade)
+        if existing is None and swap.target.exists():
+            raise AlreadyInstalledError(
+                f"extensions/{ext_id} exists but was not installed by the "
+                "marketplace; remove it or run market_doctor",
+                details={"id": ext_id, "reason": "unmanaged_folder"},
             )
-            if existing is None and target.exists():
-                raise AlreadyInstalledError(
-                    f"extensions/{ext_id} exists but was not installed by the "
-                    "marketplace; remove it or run market_doctor",
-                    details={"id": ext_id, "reason": "unmanaged_folder"},
-                )
-            if target.exists():
-                moves.move(target, trash)
-            lifecycle.fault_point("install.old_moved")
-            moves.move(stage, target)
-            lifecycle.fault_point("install.swapped")
-            row = existing or InstalledExtension(extension_id=ext_id)
-            row.version = manifest.version
-            row.trust_level = level
-            row.manifest = manifest.data
-            row.manifest_sha256 = manifest.digest()
-            row.package_name = source.name
-            row.package_sha256 = info.sha256
-            row.package_size = info.size
-            row.source = source.kind
-            row.sidecar = sidecar
-            row.warnings = sidecar["warnings"]
-            row.catalog_entry = source.catalog_entry
-            row.installed_by = actor if getattr(actor, "pk", None) else None
-            row.installed_at = timezone.now()
-            row.save()
-            record_event(
-                LifecycleAction.INSTALL,
-                ext_id,
-                version=manifest.version,
-                trust=level,
-                sha256=info.sha256,
-                actor=actor,
-                detail={**action_detail, "source": source.kind},
-            )
-            lifecycle.fault_point("install.recorded")
-            transaction.on_commit(lambda: shutil.rmtree(trash, ignore_errors=True))
-    except BaseException:
-        moves.undo()
-        raise
+        swap.retire_current()
+        lifecycle.fault_point("install.old_moved")
+        swap.moves.move(stage, swap.target)
+        lifecycle.fault_point("install.swapped")
+        row = existing or InstalledExtension(extension_id=ext_id)
+        row.version = manifest.version
+        row.trust_level = level
+        row.manifest = manifest.data
+        row.manifest_sha256 = manifest.digest()
+        row.package_name = source.name
+        row.package_sha256 = info.sha256
+        row.package_size = info.size
+        row.source = source.kind
+        row.sidecar = sidecar
+        row.warnings = sidecar["warnings"]
+        row.catalog_entry = source.catalog_entry
+        row.installed_by = actor if getattr(actor, "pk", None) else None
+        row.installed_at = timezone.now()
+        row.save()
+        record_event(
+            LifecycleAction.INSTALL,
+            ext_id,
+            version=manifest.version,
+            trust=level,
+            sha256=info.sha256,
+            actor=actor,
+            detail={**action_detail, "source": source.kind},
+        )
+        lifecycle.fault_point("install.recorded")
     return row
 
 
