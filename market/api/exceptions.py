@@ -129,6 +129,16 @@ def market_exception_handler(
     if response is None or not isinstance(exc, drf_exceptions.APIException):
         return response
     code = _drf_code(exc)
+    if code in ("not_authenticated", "permission_denied", "throttled"):
+        # Refused before any lifecycle work: logged for the operator, not stored.
+        request = context.get("request")
+        logger.info(
+            "event=market.refused reason=%s method=%s path=%s user=%s",
+            code,
+            getattr(request, "method", "-"),
+            getattr(request, "path", "-"),
+            getattr(getattr(request, "user", None), "username", "") or "-",
+        )
     details: Any = {}
     if isinstance(exc, drf_exceptions.ValidationError):
         details = {"problems": _field_problems(exc.detail)}

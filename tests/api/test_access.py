@@ -239,3 +239,15 @@ def test_install_is_throttled(flags_on, settings, token_client, users):
     finally:
         cache.clear()
         ScopedRateThrottle.THROTTLE_RATES = {"market_install": "1000/min"}
+
+
+def test_refusals_are_logged(flags_on, token_client, users, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="market"):
+        _call(token_client(users["plain"]), "post", "market-api:install")
+    assert any(
+        "event=market.refused reason=permission_denied" in r.getMessage()
+        and "user=plain" in r.getMessage()
+        for r in caplog.records
+    )

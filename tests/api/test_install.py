@@ -239,3 +239,53 @@ def test_install_over_unmanaged_folder_is_refused(api, build_bundle, market_root
     assert response.status_code == 409
     assert (folder / "keep.txt").read_text() == "mine"
     assert InstalledExtension.objects.count() == 0
+
+
+def test_bundle_without_content_record_installs_unverified_with_a_warning(
+    api, package_dir, market_root
+):
+    from tests.bundles import good_entries, write_zip
+
+    old = write_zip(package_dir / "old.cvnext", good_entries(content=False))
+    response = install(api, package=str(old))
+    assert response.status_code == 200, response.json()
+    installed = response.json()["installed"]
+    assert installed["trust"] == "unverified"
+    codes = [w["code"] for w in installed["warnings"]]
+    assert "content_record_missing" in codes
+    sidecar = json.loads(
+        (market_root / "extensions" / installed["id"] / ".market.json").read_text()
+    )
+    assert [w["code"] for w in sidecar["warnings"]] == codes
+
+
+def test_verified_claim_without_content_record_is_unproven(api, package_dir):
+    from tests.bundles import good_entries, write_zip
+
+    old = write_zip(
+        package_dir / "old.cvnext",
+        good_entries(content=False, trust={"level": "verified"}),
+    )
+    response = install(api, package=str(old))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "trust_unproven"
+
+
+def test_catalog_detail_lists_approved_versions(api, build_bundle):
+    for version in ("0.1.0", "0.2.0"):
+        result = build_bundle("hello_minimal", edit=bump(version))
+        entry = review.catalog_entry_submit(bundle_path=result.path)
+        review.catalog_entry_approve(entry=entry, trust_level="unverified")
+    pending = build_bundle("hello_minimal", edit=bump("0.3.0"))
+    review.catalog_entry_submit(bundle_path=pending.path)
+    url = reverse("market-api:catalog-detail", args=["hello.minimal"])
+    body = api.get(url).json()
+    assert body["ok"] is True
+    assert body["entry"]["version"] == "0.2.0"
+    assert sorted(v["version"] for v in body["entry"]["versions"]) == ["0.1.0", "0.2.0"]
+    missing = api.get(reverse("market-api:catalog-detail", args=["no.such.ext"]))
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+    # an older version can still be installed by reference
+    old = install(api, id="hello.minimal", version="0.1.0")
+    assert old.json()["installed"]["version"] == "0.1.0"
