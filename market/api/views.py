@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 from market import review, selectors, services, signing
 from market.api import serializers as s
 from market.api.permissions import HasModelPermission
+from market.api.uploads import UploadLimitMixin
 from market.errors import InvalidRequestError
 from market.manifest import load_schema
 from market.models import (
@@ -56,7 +57,7 @@ class MarketHealthView(APIView):
         return Response(selectors.market_health())
 
 
-class InstallView(APIView):
+class InstallView(UploadLimitMixin, APIView):
     """Install from an upload, a catalogue reference, or an allowed server path."""
 
     permission_classes = (HasModelPermission,)
@@ -181,7 +182,10 @@ class LifecycleEventViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class SubmissionViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+    UploadLimitMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Bundles submitted for review. Submitters see their own; reviewers see all."""
 

@@ -151,14 +151,15 @@ TAMPERED = {
 }
 
 
-def assert_nothing_left(market_root: Path, code: str) -> None:
+def assert_nothing_left(market_root: Path, code: str | None) -> None:
     ext = market_root / "extensions"
     assert not ext.exists() or list(ext.iterdir()) == []
     staging = market_root / "staging"
     assert not staging.exists() or list(staging.iterdir()) == []
     assert InstalledExtension.objects.count() == 0
     assert CatalogEntry.objects.count() == 0
-    assert list(LifecycleError.objects.values_list("code", flat=True)) == [code]
+    stored = list(LifecycleError.objects.values_list("code", flat=True))
+    assert stored == ([code] if code else [])
 
 
 @pytest.mark.parametrize("case", sorted(HOSTILE))
@@ -235,18 +236,50 @@ def test_limits(api, settings, package_dir, market_root, limit, value, code, sta
     assert_nothing_left(market_root, code)
 
 
-def test_oversized_upload_is_refused_before_reading(
-    api, settings, tmp_path, market_root
+def test_oversized_upload_is_refused_while_it_arrives(
+    api, settings, tmp_path, market_root, caplog
 ):
     settings.MARKET_ARCHIVE_LIMITS = {
         **settings.MARKET_ARCHIVE_LIMITS,
         "max_package_bytes": 64,
     }
     bundle = write_zip(tmp_path / "big.cvnext", good_entries())
+    with caplog.at_level("INFO", logger="market"), bundle.open("rb") as fh:
+        response = api.post(
+            reverse("market-api:install"), {"package": fh}, format="multipart"
+        )
+    assert response.status_code == 413
+    assert response.json()["error"]["code"] == "package_too_large"
+    # refused at the door: logged for the operator, no lifecycle error stored
+    assert_nothing_left(market_root, None)
+    assert any("reason=package_too_large" in r.getMessage() for r in caplog.records)
+
+
+def test_upload_over_the_limit_is_refused_by_its_declared_length(
+    api, settings, tmp_path, market_root
+):
+    # The declared length alone refuses it: the body is never read.
+    settings.MARKET_ARCHIVE_LIMITS = {
+        **settings.MARKET_ARCHIVE_LIMITS,
+        "max_package_bytes": 1000,
+    }
+    bundle = tmp_path / "big.cvnext"
+    bundle.write_bytes(os.urandom(200_000))
     with bundle.open("rb") as fh:
         response = api.post(
             reverse("market-api:install"), {"package": fh}, format="multipart"
         )
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "package_too_large"
-    assert_nothing_left(market_root, "package_too_large")
+    assert response.json()["error"]["details"]["size"] > 200_000
+    assert_nothing_left(market_root, None)
+
+
+def test_upload_handler_stops_a_body_that_lies_about_its_length():
+    from market.api.uploads import LimitedUploadHandler
+    from market.errors import PackageTooLargeError
+
+    handler = LimitedUploadHandler(limit=10)
+    assert handler.receive_data_chunk(b"12345", 0) == b"12345"
+    with pytest.raises(PackageTooLargeError):
+        handler.receive_data_chunk(b"678901", 5)
