@@ -69,6 +69,8 @@ class InstallView(UploadLimitMixin, APIView):
     @extend_schema(request=s.InstallRequestSerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("package")
+        if not hasattr(request.data, "items"):
+            raise InvalidRequestError("the request body must be a JSON object")
         data = {k: v for k, v in request.data.items() if k != "package" or not upload}
         serializer = s.InstallRequestSerializer(data=data, context={"has_file": upload})
         serializer.is_valid(raise_exception=True)

@@ -289,3 +289,22 @@ def test_catalog_detail_lists_approved_versions(api, build_bundle):
     # an older version can still be installed by reference
     old = install(api, id="hello.minimal", version="0.1.0")
     assert old.json()["installed"]["version"] == "0.1.0"
+
+
+@pytest.mark.parametrize("body", ["[null, null]", '"text"', "42", "null", "{bad json"])
+def test_install_body_that_is_not_an_object_is_a_clear_400(api, body):
+    response = api.post(
+        reverse("market-api:install"), body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["ok"] is False
+    assert response.json()["error"]["code"] in ("invalid_request",)
+
+
+@pytest.mark.parametrize("body", ["[1]", '"x"', '{"id": 5}', '{"id": null}', "{}"])
+def test_uninstall_body_that_is_not_an_id_is_a_clear_400(api, body):
+    response = api.post(
+        reverse("market-api:uninstall"), body, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request"
