@@ -7,6 +7,7 @@ from typing import Any
 from rest_framework import serializers
 
 from market import selectors
+from market.api.openapi import CatalogItemSerializer, InstalledItemSerializer
 from market.models import (
     CatalogEntry,
     InstalledExtension,
@@ -44,22 +45,18 @@ class UninstallRequestSerializer(serializers.Serializer):
     id = serializers.CharField(max_length=200)
 
 
-class CatalogEntrySerializer(serializers.ModelSerializer):
+class CatalogEntrySerializer(CatalogItemSerializer):
+    """A catalogue row as the selectors shape it (fields declared for the schema)."""
+
     def to_representation(self, instance: CatalogEntry) -> dict[str, Any]:
         return selectors.catalog_entry_payload(instance)
 
-    class Meta:
-        model = CatalogEntry
-        fields = ("extension_id",)
 
+class InstalledExtensionSerializer(InstalledItemSerializer):
+    """An installed extension as the selectors shape it."""
 
-class InstalledExtensionSerializer(serializers.ModelSerializer):
     def to_representation(self, instance: InstalledExtension) -> dict[str, Any]:
         return selectors.installed_payload(instance)
-
-    class Meta:
-        model = InstalledExtension
-        fields = ("extension_id",)
 
 
 class LifecycleErrorSerializer(serializers.ModelSerializer):

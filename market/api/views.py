@@ -18,6 +18,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from market import review, selectors, services, signing
+from market.api import openapi as o
 from market.api import serializers as s
 from market.api.permissions import HasModelPermission
 from market.api.uploads import UploadLimitMixin
@@ -34,7 +35,7 @@ from market.models import (
 class MarketListView(APIView):
     """Catalogue snapshot, installed state, permission glossary and hook catalogue."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: o.ListResponseSerializer, **o.errors(401, 403)})
     def get(self, request: Request) -> Any:
         body = selectors.market_snapshot()
         # Encoded once: the same bytes give the ETag and the response body.
@@ -52,7 +53,9 @@ class MarketListView(APIView):
 
 
 class MarketHealthView(APIView):
-    @extend_schema(responses={200: dict})
+    """Counts, trust breakdown, and the last error unless a success followed it."""
+
+    @extend_schema(responses={200: o.HealthResponseSerializer, **o.errors(401, 403)})
     def get(self, request: Request) -> Response:
         return Response(selectors.market_health())
 
@@ -66,7 +69,16 @@ class InstallView(UploadLimitMixin, APIView):
     throttle_scope = "market_install"
     parser_classes = (JSONParser, MultiPartParser, FormParser)
 
-    @extend_schema(request=s.InstallRequestSerializer, responses={200: dict})
+    @extend_schema(
+        request={
+            "application/json": s.InstallRequestSerializer,
+            "multipart/form-data": s.InstallRequestSerializer,
+        },
+        responses={
+            200: o.InstallResponseSerializer,
+            **o.errors(400, 401, 403, 404, 409, 413, 422, 429),
+        },
+    )
     def post(self, request: Request) -> Response:
         upload = request.FILES.get("package")
         if not hasattr(request.data, "items"):
@@ -91,7 +103,13 @@ class UninstallView(APIView):
     permission_classes = (HasModelPermission,)
     required_permission = "market.uninstall_extension"
 
-    @extend_schema(request=s.UninstallRequestSerializer, responses={200: dict})
+    @extend_schema(
+        request=s.UninstallRequestSerializer,
+        responses={
+            200: o.UninstallResponseSerializer,
+            **o.errors(400, 401, 403, 404, 409),
+        },
+    )
     def post(self, request: Request) -> Response:
         serializer = s.UninstallRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
@@ -104,7 +122,7 @@ class UninstallView(APIView):
 class KeysView(APIView):
     """Public keys whose Ed25519 signatures make a bundle ``verified``."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(responses={200: o.KeysResponseSerializer})
     def get(self, request: Request) -> Response:
         return Response({"ok": True, "keys": signing.public_keys_payload()})
 
@@ -136,6 +154,7 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
             queryset = queryset.only(*selectors.CARD_FIELDS)
         return queryset
 
+    @extend_schema(responses={200: o.CatalogDetailResponseSerializer, **o.errors(404)})
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         entry = self.get_object()
         versions = CatalogEntry.objects.filter(
@@ -202,6 +221,8 @@ class SubmissionViewSet(
         return super().get_permissions()
 
     def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation, no user
+            return CatalogEntry.objects.none()
         queryset = CatalogEntry.objects.select_related("submitted_by").order_by(
             "-submitted_at", "-id"
         )
@@ -210,7 +231,15 @@ class SubmissionViewSet(
             return queryset
         return queryset.filter(submitted_by=user)
 
-    @extend_schema(request={"multipart/form-data": dict}, responses={201: dict})
+    @extend_schema(
+        request={
+            "multipart/form-data": {
+                "type": "object",
+                "properties": {"package": {"type": "string", "format": "binary"}},
+            }
+        },
+        responses={201: dict, **o.errors(400, 401, 403, 409, 413, 422)},
+    )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         upload = request.FILES.get("package")
         if upload is None:

@@ -49,3 +49,16 @@ def test_keys_lists_the_catalogue_key(flags_on, client):
     assert entry["key_id"] == signing.key_id_for(key.public_key())
     assert entry["algorithm"] == "ed25519"
     assert len(base64.b64decode(entry["public_key"])) == 32
+
+
+def test_openapi_documents_response_shapes_and_errors(db, client):
+    doc = client.get(reverse("openapi-schema"), {"format": "json"}).json()
+    install = doc["paths"]["/api/market/install"]["post"]["responses"]
+    assert {"200", "401", "403", "409", "413", "422"} <= set(install)
+    ok_ref = install["200"]["content"]["application/json"]["schema"]["$ref"]
+    assert ok_ref.endswith("/InstallResponse")
+    schemas = doc["components"]["schemas"]
+    assert set(schemas["Error"]["properties"]) == {"ok", "error"}
+    assert {"catalog", "installed", "permissions", "hooks", "trust_levels"} <= set(
+        schemas["ListResponse"]["properties"]
+    )

@@ -1,0 +1,127 @@
+"""Response shapes for the OpenAPI document (documentation only; views build payloads).
+
+Studio developers generate clients from ``/api/schema/``; these serializers describe
+what the selectors and views return, and the one error payload every endpoint shares.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import serializers
+
+
+class ErrorBodySerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Stable snake_case error code.")
+    message = serializers.CharField()
+    details = serializers.JSONField(
+        help_text="Structured details; manifest errors list every problem as "
+        "{path, code, message} under 'problems'."
+    )
+
+
+class ErrorSerializer(serializers.Serializer):
+    ok = serializers.BooleanField(default=False)
+    error = ErrorBodySerializer()
+
+
+class CapabilitiesSerializer(serializers.Serializer):
+    permissions = serializers.ListField(child=serializers.CharField())
+    routes = serializers.ListField(child=serializers.DictField())
+    events = serializers.ListField(child=serializers.CharField())
+    ui_panels = serializers.ListField(child=serializers.CharField())
+    hooks = serializers.ListField(child=serializers.CharField())
+    diagnostics = serializers.DictField()
+
+
+class ManifestSummarySerializer(serializers.Serializer):
+    id = serializers.CharField()
+    name = serializers.CharField()
+    version = serializers.CharField()
+    summary = serializers.CharField()
+    authors = serializers.ListField(child=serializers.CharField())
+    primary_author = serializers.CharField(allow_null=True)
+    trust = serializers.DictField()
+    capabilities = CapabilitiesSerializer()
+
+
+class CatalogItemSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    version = serializers.CharField()
+    name = serializers.CharField()
+    summary = serializers.CharField()
+    trust = serializers.ChoiceField(choices=["unverified", "verified"])
+    sha256 = serializers.CharField()
+    manifest_sha256 = serializers.CharField()
+    size = serializers.IntegerField()
+    manifest_summary = ManifestSummarySerializer()
+    permissions = serializers.ListField(child=serializers.DictField())
+    hooks = serializers.ListField(child=serializers.CharField())
+    approved_at = serializers.DateTimeField(allow_null=True)
+
+
+class InstalledItemSerializer(serializers.Serializer):
+    id = serializers.CharField()
+    version = serializers.CharField()
+    trust = serializers.ChoiceField(choices=["unverified", "verified"])
+    path = serializers.CharField()
+    sha256 = serializers.CharField()
+    manifest_sha256 = serializers.CharField()
+    installed_at = serializers.DateTimeField()
+    source = serializers.ChoiceField(choices=["upload", "catalog", "path"])
+    sidecar = serializers.DictField(help_text="The .market.json sidecar.")
+    manifest_summary = ManifestSummarySerializer()
+    capabilities = CapabilitiesSerializer()
+    diagnostics = serializers.DictField()
+    warnings = serializers.ListField(child=serializers.DictField())
+
+
+class ListResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    catalog = CatalogItemSerializer(many=True)
+    installed = InstalledItemSerializer(many=True)
+    permissions = serializers.ListField(child=serializers.DictField())
+    hooks = serializers.ListField(child=serializers.DictField())
+    trust_levels = serializers.ListField(child=serializers.CharField())
+
+
+class InstallResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    installed = InstalledItemSerializer()
+
+
+class UninstallResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    id = serializers.CharField()
+
+
+class LastErrorSerializer(serializers.Serializer):
+    action = serializers.CharField()
+    message = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+    extension_id = serializers.CharField(allow_null=True)
+    code = serializers.CharField()
+
+
+class HealthResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    counts = serializers.DictField(child=serializers.IntegerField())
+    trust_breakdown = serializers.DictField(child=serializers.IntegerField())
+    last_error = LastErrorSerializer(allow_null=True)
+
+
+class CatalogDetailResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    entry = CatalogItemSerializer()
+
+
+class KeysResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    keys = serializers.ListField(child=serializers.DictField())
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    """The shared error payload under each of ``statuses``."""
+    return {
+        status: OpenApiResponse(ErrorSerializer, description="Refused.")
+        for status in statuses
+    }
