@@ -21,7 +21,7 @@ from market.models import CatalogEntry, LifecycleAction
 from market.selectors import catalog_card
 from market.services import (
     archive_limits,
-    materialise_catalog_package,
+    local_package,
     server_allowlist,
     source_from_upload,
 )
@@ -242,9 +242,8 @@ def sign_and_repack(entry: CatalogEntry, out_dir: Path) -> packaging.PackageResu
     key_id = signing.key_id_for(key.public_key())
     with tempfile.TemporaryDirectory(prefix="cvnext-sign-") as tmp:
         tree = Path(tmp) / "tree"
-        info = archive.extract_bundle(
-            materialise_catalog_package(entry), tree, limits=archive_limits()
-        )
+        with local_package(entry) as bundle:
+            info = archive.extract_bundle(bundle, tree, limits=archive_limits())
         data = {k: v for k, v in info.manifest.data.items() if k != "content"}
         trust = {
             k: v

@@ -14,6 +14,7 @@ from market.services.common import (
 from market.services.install import extension_install, extension_install_from
 from market.services.sources import (
     InstallSource,
+    local_package,
     materialise_catalog_package,
     source_from_catalog,
     source_from_path,
@@ -30,6 +31,7 @@ __all__ = [
     "extension_install_from",
     "extension_uninstall",
     "extensions_dir",
+    "local_package",
     "materialise_catalog_package",
     "prove_trust",
     "server_allowlist",

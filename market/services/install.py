@@ -121,7 +121,7 @@ def extension_install(
     finally:
         if stage is not None and stage.exists():
             shutil.rmtree(stage, ignore_errors=True)
-        if source.kind == InstalledExtension.Source.UPLOAD:
+        if source.temporary:
             source.path.unlink(missing_ok=True)
     return row
 

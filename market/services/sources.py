@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,6 +31,8 @@ class InstallSource:
     path: Path
     name: str
     catalog_entry: CatalogEntry | None = field(default=None, compare=False)
+    # A private copy (upload spool, remote catalogue file) removed after the install.
+    temporary: bool = False
 
 
 def source_from_path(raw: str) -> InstallSource:
@@ -65,24 +69,41 @@ def source_from_catalog(ext_id: str, version: str | None = None) -> InstallSourc
     if entry is None:
         wanted = f"{ext_id} {version}" if version else ext_id
         raise NotFoundError(f"no approved catalogue entry for {wanted}")
+    path, copied = materialise_catalog_package(entry)
     return InstallSource(
         InstalledExtension.Source.CATALOG,
-        materialise_catalog_package(entry),
+        path,
         Path(entry.package.name or "").name,
         entry,
+        temporary=copied,
     )
 
 
-def materialise_catalog_package(entry: CatalogEntry) -> Path:
-    """A local path for a stored bundle (remote storages are copied to a temp file)."""
+def materialise_catalog_package(entry: CatalogEntry) -> tuple[Path, bool]:
+    """A local path for a stored bundle, and whether it is a temporary copy.
+
+    Local storage gives its own file; a remote storage (S3 and the like) is copied to
+    a private temp file, which the caller removes.
+    """
     try:
-        return Path(entry.package.path)
+        return Path(entry.package.path), False
     except NotImplementedError:
         pass
-    fd, tmp = tempfile.mkstemp(suffix=".cvnext")
+    fd, tmp = tempfile.mkstemp(suffix=".cvnext", dir=ensure(staging_dir()))
     with os.fdopen(fd, "wb") as out, entry.package.open("rb") as src:
         shutil.copyfileobj(src, out, 1024 * 1024)
-    return Path(tmp)
+    return Path(tmp), True
+
+
+@contextmanager
+def local_package(entry: CatalogEntry) -> Iterator[Path]:
+    """:func:`materialise_catalog_package` that removes its temp copy afterwards."""
+    path, copied = materialise_catalog_package(entry)
+    try:
+        yield path
+    finally:
+        if copied:
+            path.unlink(missing_ok=True)
 
 
 def source_from_upload(upload: Any) -> InstallSource:
@@ -98,4 +119,6 @@ def source_from_upload(upload: Any) -> InstallSource:
         for chunk in upload.chunks():
             out.write(chunk)
     name = Path(getattr(upload, "name", "") or "upload.cvnext").name
-    return InstallSource(InstalledExtension.Source.UPLOAD, Path(tmp), name)
+    return InstallSource(
+        InstalledExtension.Source.UPLOAD, Path(tmp), name, temporary=True
+    )

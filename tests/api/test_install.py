@@ -308,3 +308,22 @@ def test_uninstall_body_that_is_not_an_id_is_a_clear_400(api, body):
     )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_request"
+
+
+def test_catalogue_on_remote_storage_installs_and_leaves_no_temp_copy(
+    api, build_bundle, settings, market_root
+):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "tests.remote_storage.RemoteLikeStorage",
+            "OPTIONS": {"location": str(market_root / "remote")},
+        },
+    }
+    result = build_bundle("sample_toolkit")
+    entry = review.catalog_entry_submit(bundle_path=result.path)
+    review.catalog_entry_approve(entry=entry, trust_level="verified")
+    response = install(api, id="sample.toolkit")
+    assert response.status_code == 200, response.json()
+    assert response.json()["installed"]["trust"] == "verified"
+    assert list((market_root / "staging").iterdir()) == []
