@@ -30,8 +30,6 @@ MARKET_ROOT = Path(env.str("MARKET_ROOT", default=str(BASE_DIR / "var"))).resolv
 COMFYVN_CONFIG = Path(
     env.str("COMFYVN_CONFIG", default=str(BASE_DIR / "config" / "comfyvn.json"))
 ).resolve()
-MARKET_EXTENSIONS_DIR = MARKET_ROOT / "extensions"
-MARKET_LOG_DIR = MARKET_ROOT / "logs"
 # Server-side bundle paths accepted by install; anything else is path_not_allowed.
 MARKET_PACKAGE_DIRS = [
     Path(p).resolve()
@@ -39,6 +37,9 @@ MARKET_PACKAGE_DIRS = [
 ]
 # Extra global-route prefixes per trust level, merged into the sandbox defaults.
 MARKET_ROUTE_ALLOWLIST = env.json("MARKET_ROUTE_ALLOWLIST", default={})
+# Seconds an install/uninstall waits for another one of the same id before it is
+# refused with install_in_progress (409).
+MARKET_LOCK_TIMEOUT = env.float("MARKET_LOCK_TIMEOUT", default=30.0)
 # Reads (list, catalog, health, ...) may be public; writes always need permissions.
 MARKET_PUBLIC_READS = env.bool("MARKET_PUBLIC_READS", default=True)
 MARKET_ARCHIVE_LIMITS = {
@@ -172,6 +173,10 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "List, install, uninstall and review ComfyVN extensions.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "market.api.openapi.strip_optional_slash",
+    ],
     # Swagger UI served from our own static files: the docs page works offline.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",

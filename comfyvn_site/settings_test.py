@@ -14,8 +14,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 _TMP = Path(tempfile.mkdtemp(prefix="comfyvn-market-test-"))
 MARKET_ROOT = _TMP / "var"
 COMFYVN_CONFIG = _TMP / "config" / "comfyvn.json"
-MARKET_EXTENSIONS_DIR = MARKET_ROOT / "extensions"
-MARKET_LOG_DIR = MARKET_ROOT / "logs"
 MARKET_PACKAGE_DIRS = [MARKET_ROOT / "packages"]
 MARKET_SIGNING_KEY_FILE = MARKET_ROOT / "keys" / "catalog.pem"
 STORAGES = {

@@ -34,12 +34,22 @@ def feature_flags_view(request: HttpRequest) -> HttpResponse:
     current = flags.get_flags()
     form = FlagsForm(request.POST or None, current=current)
     if request.method == "POST" and form.is_valid():
+        # Only what the operator changed: saving the page untouched must not turn a
+        # flag that is merely absent (e.g. the primary flag next to its legacy alias)
+        # into an explicit false.
+        changed = {name: form.cleaned_data[name] for name in form.changed_data}
         try:
-            flags.write_flags(dict(form.cleaned_data))
+            if changed:
+                flags.write_flags(changed)
         except ConfigError as exc:
             messages.error(request, f"{exc.message} [{exc.code}]")
         else:
-            messages.success(request, f"Feature flags saved to {flags.config_path()}")
+            if changed:
+                messages.success(
+                    request, f"Saved {', '.join(changed)} to {flags.config_path()}"
+                )
+            else:
+                messages.info(request, "Nothing changed.")
             return redirect("market-flags")
     context = {
         **admin.site.each_context(request),

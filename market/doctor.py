@@ -25,6 +25,7 @@ from django.db import transaction
 from market.lifecycle import record_event
 from market.models import InstalledExtension, LifecycleAction
 from market.services import SIDECAR_NAME, extensions_dir, staging_dir
+from market.services.common import ID_RE, lock_slot
 
 
 @dataclass
@@ -37,6 +38,14 @@ class DoctorReport:
     @property
     def clean(self) -> bool:
         return not self.findings
+
+    def needs_attention(self, *, fixed: bool) -> bool:
+        """Anything left for the operator: unrepaired findings (an unmanaged folder
+        is someone else's business, not a problem)."""
+        kinds = {f["kind"] for f in self.findings} - {"unmanaged_folder"}
+        if fixed:
+            kinds -= REPAIRABLE | {"orphan_staging"}
+        return bool(kinds)
 
 
 def _sidecar(folder: Path) -> dict[str, Any] | None:
@@ -57,61 +66,87 @@ def _trash_for(ext_id: str, sha256: str) -> Path | None:
     return None
 
 
-def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
-    """Report (and with ``fix``, repair) what disk and database disagree on."""
-    report = DoctorReport()
-    claimed: set[str] = set()
-    ext_root = extensions_dir()
-    rows = {r.extension_id: r for r in InstalledExtension.objects.all()}
-    folders = {p.name: p for p in ext_root.iterdir()} if ext_root.is_dir() else {}
+def _diagnose(ext_id: str) -> tuple[str, str] | None:
+    """What is wrong with one id right now: ``(kind, repair)``, or None."""
+    folder = extensions_dir() / ext_id
+    has_folder = folder.is_dir()
+    row = InstalledExtension.objects.filter(extension_id=ext_id).first()
+    side = _sidecar(folder) if has_folder else None
+    if row is None:
+        if not has_folder:
+            return None
+        if side is None:
+            return ("unmanaged_folder", "none (not installed by the marketplace)")
+        return ("folder_without_row", "removed the folder")
+    if side and side.get("package", {}).get("sha256") == row.package_sha256:
+        return None
+    if _trash_for(ext_id, row.package_sha256) is not None:
+        return ("interrupted_swap", "restored the installed version")
+    if not has_folder:
+        return ("row_without_folder", "removed the row")
+    return ("sidecar_mismatch", "none (reinstall to repair)")
 
-    for ext_id, row in rows.items():
-        folder = folders.get(ext_id)
-        side = _sidecar(folder) if folder else None
-        if side and side.get("package", {}).get("sha256") == row.package_sha256:
-            continue
+
+def _repair(ext_id: str, kind: str) -> None:
+    folder = extensions_dir() / ext_id
+    row = InstalledExtension.objects.filter(extension_id=ext_id).first()
+    if kind == "interrupted_swap" and row is not None:
         trash = _trash_for(ext_id, row.package_sha256)
         if trash is not None:
-            claimed.add(trash.name)
-            report.add("interrupted_swap", ext_id, "restored the installed version")
-            if fix:
-                if folder is not None:
-                    shutil.rmtree(folder)
-                os.replace(trash, ext_root / ext_id)
-        elif folder is None:
-            report.add("row_without_folder", ext_id, "removed the row")
-            if fix:
-                with transaction.atomic():
-                    row.delete()
-                    record_event(
-                        LifecycleAction.REPAIR,
-                        ext_id,
-                        version=row.version,
-                        detail={"kind": "row_without_folder"},
-                    )
-        else:
-            report.add("sidecar_mismatch", ext_id, "none (reinstall to repair)")
+            if folder.exists():
+                shutil.rmtree(folder)
+            os.replace(trash, folder)
+    elif kind == "row_without_folder" and row is not None:
+        row.delete()
+        record_event(
+            LifecycleAction.REPAIR,
+            ext_id,
+            version=row.version,
+            detail={"kind": kind},
+        )
+    elif kind == "folder_without_row":
+        shutil.rmtree(folder)
 
-    for name, folder in folders.items():
-        if name in rows:
+
+def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
+    """Report (and with ``fix``, repair) what disk and database disagree on.
+
+    Each id is repaired under its slot lock and diagnosed again once the lock is
+    held, so an install that is still running (folder swapped in, row not yet
+    committed) is waited for, not mistaken for debris.
+    """
+    report = DoctorReport()
+    ext_root = extensions_dir()
+    ids = set(InstalledExtension.objects.values_list("extension_id", flat=True))
+    if ext_root.is_dir():
+        ids |= {p.name for p in ext_root.iterdir()}
+    for ext_id in sorted(ids):
+        finding = _diagnose(ext_id)
+        if finding is None:
             continue
-        if _sidecar(folder) is None:
-            report.add(
-                "unmanaged_folder", name, "none (not installed by the marketplace)"
-            )
-            continue
-        report.add("folder_without_row", name, "removed the folder")
-        if fix:
-            shutil.rmtree(folder)
+        kind, repair = finding
+        if fix and kind in REPAIRABLE and ID_RE.fullmatch(ext_id):
+            with transaction.atomic():
+                lock_slot(ext_id)
+                finding = _diagnose(ext_id)
+                if finding is None:
+                    continue
+                kind, repair = finding
+                if kind in REPAIRABLE:
+                    _repair(ext_id, kind)
+        report.add(kind, ext_id, repair)
 
     now = time.time()
     stage_root = staging_dir()
     if stage_root.is_dir():
         for leftover in sorted(stage_root.iterdir()):
-            if leftover.name in claimed:
-                continue
-            if now - leftover.stat().st_mtime < min_age_seconds:
-                continue  # may belong to an install that is still running
+            if (
+                not leftover.exists()
+                or now - leftover.stat().st_mtime < min_age_seconds
+            ):
+                continue  # gone since, or may belong to an install still running
+            if leftover.name.startswith("trash-") and _claimed(leftover):
+                continue  # the old folder of an interrupted swap: restored above
             report.add("orphan_staging", leftover.name, "removed")
             if fix:
                 if leftover.is_dir() and not leftover.is_symlink():
@@ -119,3 +154,19 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
                 else:
                     leftover.unlink()
     return report
+
+
+def _claimed(trash: Path) -> bool:
+    """Is this trash folder the only copy of an installed version?"""
+    side = _sidecar(trash)
+    if not side:
+        return False
+    row = InstalledExtension.objects.filter(extension_id=side.get("id", "")).first()
+    return (
+        row is not None
+        and side.get("package", {}).get("sha256") == (row.package_sha256)
+        and not (extensions_dir() / row.extension_id / SIDECAR_NAME).exists()
+    )
+
+
+REPAIRABLE = frozenset({"interrupted_swap", "row_without_folder", "folder_without_row"})

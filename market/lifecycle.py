@@ -15,7 +15,9 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
+from market.clock import iso
 from market.errors import MarketError
 from market.models import LifecycleError, LifecycleEvent
 
@@ -47,7 +49,7 @@ def server_log_path() -> Path:
 
 
 def write_log_line(fields: dict[str, Any]) -> None:
-    line = logfmt(fields)
+    line = logfmt({**fields, "ts": iso(timezone.now())})
     logger.info("%s", line)
     path = server_log_path()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from market import archive, packaging, sandbox, signing
+from market.clock import iso
 from market.errors import ReviewError
 from market.lifecycle import record_error, record_event
 from market.manifest import Manifest, capabilities, manifest_json_bytes
@@ -120,7 +121,8 @@ def catalog_entry_submit(
                 submitted_by=actor if getattr(actor, "pk", None) else None,
             )
             stem = f"{ext_id}-{manifest.version}-{info.sha256[:12]}"
-            name = f"bundles/{ext_id}/{stem}.cvnext"
+            # upload_to adds "bundles/": stored as bundles/<id>/<stem>.cvnext
+            name = f"{ext_id}/{stem}.cvnext"
             with open(bundle_path, "rb") as fh:
                 entry.package.save(name, File(fh), save=False)
             entry.save()
@@ -253,7 +255,7 @@ def sign_and_repack(entry: CatalogEntry, out_dir: Path) -> packaging.PackageResu
         trust.update(
             level="verified",
             signed_by=key_id,
-            verified_at=timezone.now().replace(microsecond=0).isoformat(),
+            verified_at=iso(timezone.now().replace(microsecond=0)),
         )
         data["trust"] = trust
         _write_manifest(tree, data)

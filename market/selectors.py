@@ -7,6 +7,7 @@ from typing import Any
 from django.db.models import Count, Q, QuerySet
 
 from market import hooks_catalog
+from market.clock import iso
 from market.manifest import (
     TRUST_LEVELS,
     capabilities,
@@ -90,11 +91,18 @@ def catalog_entry_payload(entry: CatalogEntry) -> dict[str, Any]:
         "manifest_summary": summary,
         "permissions": card["permissions"],
         "hooks": card["hooks"],
-        "approved_at": entry.reviewed_at.isoformat() if entry.reviewed_at else None,
+        "approved_at": iso(entry.reviewed_at),
     }
 
 
-def installed_payload(row: InstalledExtension) -> dict[str, Any]:
+def installed_payload(
+    row: InstalledExtension, *, show_actor: bool = True
+) -> dict[str, Any]:
+    """An installed extension; ``show_actor=False`` hides who installed it (for
+    anonymous readers of a public catalogue)."""
+    sidecar = row.sidecar
+    if not show_actor:
+        sidecar = {k: v for k, v in sidecar.items() if k != "installed_by"}
     return {
         "id": row.extension_id,
         "version": row.version,
@@ -102,9 +110,9 @@ def installed_payload(row: InstalledExtension) -> dict[str, Any]:
         "path": f"extensions/{row.extension_id}",
         "sha256": row.package_sha256,
         "manifest_sha256": row.manifest_sha256,
-        "installed_at": row.installed_at.isoformat(),
+        "installed_at": iso(row.installed_at),
         "source": row.source,
-        "sidecar": row.sidecar,
+        "sidecar": sidecar,
         "manifest_summary": _summary_with_trust(row.manifest, row.trust_level),
         "capabilities": capabilities(row.manifest),
         "diagnostics": row.manifest.get("diagnostics", {}),
@@ -121,10 +129,13 @@ def _summary_with_trust(data: dict[str, Any], level: str) -> dict[str, Any]:
     return summary
 
 
-def market_snapshot() -> dict[str, Any]:
+def market_snapshot(*, show_actor: bool = True) -> dict[str, Any]:
     """The spec's ``list`` payload, in a fixed number of queries."""
     catalog = [catalog_entry_payload(e) for e in catalog_queryset().only(*CARD_FIELDS)]
-    installed = [installed_payload(r) for r in InstalledExtension.objects.all()]
+    installed = [
+        installed_payload(r, show_actor=show_actor)
+        for r in InstalledExtension.objects.all()
+    ]
     return {
         "ok": True,
         "catalog": catalog,
@@ -147,7 +158,7 @@ def last_error() -> dict[str, Any] | None:
     return {
         "action": error.action,
         "message": error.message,
-        "timestamp": error.created_at.isoformat(),
+        "timestamp": iso(error.created_at),
         "extension_id": error.extension_id or None,
         "code": error.code,
     }
@@ -165,7 +176,10 @@ def market_health() -> dict[str, Any]:
         "counts": {
             "catalog": catalog_queryset().count(),
             "installed": installed,
-            "errors": LifecycleError.objects.count(),
+            # The same errors last_error speaks of: the Studio's install/uninstall.
+            "errors": LifecycleError.objects.filter(
+                action__in=LIFECYCLE_ACTIONS
+            ).count(),
         },
         "trust_breakdown": {level: by_trust.get(level, 0) for level in TRUST_LEVELS},
         "last_error": last_error(),

@@ -168,3 +168,21 @@ def test_entry_page_shows_the_diff_and_escapes_manifest_text(
     assert "<script>alert(1)</script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
     assert "/api/extensions/hello.minimal/hello" in html
+
+
+def test_saving_the_flags_page_untouched_keeps_the_legacy_alias_working(
+    admin_client_logged, settings
+):
+    import json
+    from pathlib import Path
+
+    from market import flags
+    from tests.conftest import write_config
+
+    write_config(settings, {"enable_extension_market": True})
+    assert flags.get_flags().marketplace is True
+    # the form as rendered: the legacy box ticked, the primary one not (absent)
+    admin_client_logged.post(reverse("market-flags"), {"enable_extension_market": "on"})
+    saved = json.loads(Path(settings.COMFYVN_CONFIG).read_text())["features"]
+    assert saved == {"enable_extension_market": True}
+    assert flags.get_flags().marketplace is True

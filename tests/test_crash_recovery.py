@@ -139,8 +139,11 @@ def test_doctor_reports_and_repairs_orphans(db, build_bundle, market_root):
         ("unmanaged_folder", "hand.made"),
     ]
     assert (staging / "install-0123").exists()  # a report changes nothing
+    with pytest.raises(SystemExit) as exited:
+        call_command("market_doctor", "--min-age", "0")
+    assert exited.value.code == 1
 
-    call_command("market_doctor", "--fix", "--min-age", "0")
+    call_command("market_doctor", "--fix", "--min-age", "0")  # exits 0: all repaired
     assert (ext / killed_id / ".market.json").is_file()
     assert not (ext / "half.done").exists()
     assert (ext / "hand.made" / "keep.txt").read_text() == "mine"
@@ -155,3 +158,47 @@ def test_doctor_reports_and_repairs_orphans(db, build_bundle, market_root):
     assert [(f["kind"], f["target"]) for f in again.findings] == [
         ("unmanaged_folder", "hand.made")
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_doctor_waits_for_an_install_in_flight(monkeypatch, build_bundle, market_root):
+    import threading
+    import time
+
+    from django.db import connections
+
+    result = build_bundle("hello_minimal")
+    swapped, release = threading.Event(), threading.Event()
+
+    def fault(name):
+        if name == "install.recorded":  # folder in place, row not yet committed
+            swapped.set()
+            release.wait(timeout=30)
+
+    monkeypatch.setattr(lifecycle, "fault_point", fault)
+    reports = []
+
+    def install():
+        try:
+            services.extension_install(source=path_source(result))
+        finally:
+            connections.close_all()
+
+    def doctor():
+        try:
+            reports.append(market_doctor(fix=True, min_age_seconds=0))
+        finally:
+            connections.close_all()
+
+    installer = threading.Thread(target=install)
+    installer.start()
+    assert swapped.wait(timeout=30)
+    fixer = threading.Thread(target=doctor)
+    fixer.start()
+    time.sleep(0.5)  # the doctor is now waiting on the slot lock
+    release.set()
+    installer.join(timeout=60)
+    fixer.join(timeout=60)
+    assert (market_root / "extensions" / result.manifest.id / ".market.json").is_file()
+    assert InstalledExtension.objects.filter(extension_id=result.manifest.id).exists()
+    assert [f["kind"] for f in reports[0].findings] == []

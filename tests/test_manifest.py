@@ -1406,3 +1406,18 @@ def test_damaged_manifests_never_crash(raw: dict, data: st.DataObject):
         assert exc.problems
     else:
         assert normalise_manifest(manifest.data).data == manifest.data
+
+
+def test_unknown_keys_of_a_permission_are_kept_with_a_warning():
+    raw = {
+        "id": "keep.keys",
+        "name": "Keep",
+        "version": "1.0.0",
+        "summary": "s",
+        "permissions": [{"scope": "assets.read", "x-reason": "thumbnails"}],
+    }
+    manifest = normalise_manifest(raw)
+    assert manifest.data["permissions"][0]["x-reason"] == "thumbnails"
+    assert [(w.path, w.code) for w in manifest.warnings] == [
+        ("permissions[0].x-reason", "unknown_field")
+    ]

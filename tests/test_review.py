@@ -13,7 +13,7 @@ import pytest
 from market import review, selectors, signing
 from market.errors import MarketError
 from market.manifest import manifest_sha256, parse_signature
-from market.models import CatalogEntry, LifecycleEvent
+from market.models import CatalogEntry, LifecycleError, LifecycleEvent
 from market.services import InstallSource, extension_install
 from tests.bundles import good_entries, write_zip
 
@@ -98,6 +98,8 @@ def test_reviewer_cannot_approve_own_bundle(db, build_bundle, make_user):
         assert info.value.code == "review_refused"
     entry.refresh_from_db()
     assert entry.status == "pending"
+    # each refusal is recorded once
+    assert LifecycleError.objects.filter(action="approve").count() == 2
 
 
 def test_unverified_approval_refuses_a_bundle_claiming_verified(db, build_bundle):
@@ -145,3 +147,26 @@ def test_newest_approved_version_is_the_default(db, build_bundle):
         review.catalog_entry_approve(entry=e, trust_level="unverified")
     [latest] = selectors.catalog_queryset()
     assert latest.version == "1.10.0"
+
+
+def test_catalogue_bundles_are_stored_under_one_folder_per_id(db, build_bundle):
+    entry = review.catalog_entry_submit(bundle_path=build_bundle("sample_toolkit").path)
+    assert entry.package.name.startswith("bundles/sample.toolkit/")
+    approved = review.catalog_entry_approve(entry=entry, trust_level="verified")
+    assert approved.package.name.startswith("bundles/sample.toolkit/")
+    folder = Path(approved.package.path).parent
+    assert [p.name for p in folder.iterdir()] == [Path(approved.package.name).name]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delisting_revokes_a_signed_bundle(build_bundle, package_dir):
+    result = build_bundle("sample_toolkit")
+    entry = review.catalog_entry_submit(bundle_path=result.path)
+    approved = review.catalog_entry_approve(entry=entry, trust_level="verified")
+    copy = package_dir / "signed-copy.cvnext"
+    copy.write_bytes(Path(approved.package.path).read_bytes())
+    review.catalog_entry_delist(entry=approved, reviewer=None, reason="key leaked")
+    with pytest.raises(MarketError) as info:
+        extension_install(source=InstallSource("path", copy, copy.name))
+    assert info.value.code == "trust_unproven"
+    assert info.value.details["reason"] == "delisted"

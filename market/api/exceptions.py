@@ -48,7 +48,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "not_installed": 404,
     "not_found": 404,
     "invalid_request": 400,
-    "config_invalid": 400,
+    "config_invalid": 500,
     "feature_disabled": 403,
     "not_authenticated": 401,
     "permission_denied": 403,

@@ -125,3 +125,15 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         status: OpenApiResponse(ErrorSerializer, description="Refused.")
         for status in statuses
     }
+
+
+def strip_optional_slash(result, generator, request, public):
+    """drf-spectacular postprocessing hook: document routes without the optional "/".
+
+    Every market route answers with or without a trailing slash; the spec writes them
+    without (``/api/market/list``), so the document does too.
+    """
+    result["paths"] = {
+        (path.rstrip("/") or "/"): item for path, item in result["paths"].items()
+    }
+    return result

@@ -56,7 +56,11 @@ class InstalledExtensionSerializer(InstalledItemSerializer):
     """An installed extension as the selectors shape it."""
 
     def to_representation(self, instance: InstalledExtension) -> dict[str, Any]:
-        return selectors.installed_payload(instance)
+        request = self.context.get("request")
+        user = getattr(request, "user", None)
+        return selectors.installed_payload(
+            instance, show_actor=bool(user and user.is_authenticated)
+        )
 
 
 class LifecycleErrorSerializer(serializers.ModelSerializer):

@@ -1,13 +1,22 @@
-"""Routes under ``/api/market/``."""
+"""Routes under ``/api/market/``. Every route answers with or without a trailing slash,
+so a POST is never lost to a redirect."""
 
-from django.urls import include, path
+from django.urls import include, re_path
 from rest_framework.routers import SimpleRouter
 
 from market.api import views
 
 app_name = "market-api"
 
-router = SimpleRouter(trailing_slash="/?")
+
+class OptionalSlashRouter(SimpleRouter):
+    def __init__(self) -> None:
+        super().__init__()
+        # SimpleRouter only knows "/" or ""; its regex routes take an optional one.
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
 router.register("catalog", views.CatalogViewSet, basename="catalog")
 router.register("installed", views.InstalledViewSet, basename="installed")
 router.register("errors", views.LifecycleErrorViewSet, basename="errors")
@@ -15,11 +24,15 @@ router.register("events", views.LifecycleEventViewSet, basename="events")
 router.register("submissions", views.SubmissionViewSet, basename="submissions")
 
 urlpatterns = [
-    path("list", views.MarketListView.as_view(), name="list"),
-    path("install", views.InstallView.as_view(), name="install"),
-    path("uninstall", views.UninstallView.as_view(), name="uninstall"),
-    path("health", views.MarketHealthView.as_view(), name="health"),
-    path("keys", views.KeysView.as_view(), name="keys"),
-    path("manifest-schema", views.ManifestSchemaView.as_view(), name="manifest-schema"),
-    path("", include(router.urls)),
+    re_path(r"^list/?$", views.MarketListView.as_view(), name="list"),
+    re_path(r"^install/?$", views.InstallView.as_view(), name="install"),
+    re_path(r"^uninstall/?$", views.UninstallView.as_view(), name="uninstall"),
+    re_path(r"^health/?$", views.MarketHealthView.as_view(), name="health"),
+    re_path(r"^keys/?$", views.KeysView.as_view(), name="keys"),
+    re_path(
+        r"^manifest-schema/?$",
+        views.ManifestSchemaView.as_view(),
+        name="manifest-schema",
+    ),
+    re_path(r"^", include(router.urls)),
 ]

@@ -22,6 +22,7 @@ from market.api import openapi as o
 from market.api import serializers as s
 from market.api.permissions import HasModelPermission
 from market.api.uploads import UploadLimitMixin
+from market.clock import iso
 from market.errors import InvalidRequestError
 from market.manifest import load_schema
 from market.models import (
@@ -37,7 +38,7 @@ class MarketListView(APIView):
 
     @extend_schema(responses={200: o.ListResponseSerializer, **o.errors(401, 403)})
     def get(self, request: Request) -> Any:
-        body = selectors.market_snapshot()
+        body = selectors.market_snapshot(show_actor=request.user.is_authenticated)
         # Encoded once: the same bytes give the ETag and the response body.
         encoded = json.dumps(body, cls=DjangoJSONEncoder).encode()
         etag = '"' + hashlib.sha256(encoded).hexdigest()[:32] + '"'
@@ -45,6 +46,7 @@ class MarketListView(APIView):
         if etag in [tag.strip() for tag in wanted.split(",")] or wanted.strip() == "*":
             response = HttpResponseNotModified()
             response["ETag"] = etag
+            response["Cache-Control"] = "no-cache"
             return response
         response = HttpResponse(encoded, content_type="application/json")
         response["ETag"] = etag
@@ -166,7 +168,7 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
                 "version": v.version,
                 "trust": v.trust_level,
                 "sha256": v.package_sha256,
-                "approved_at": v.reviewed_at.isoformat() if v.reviewed_at else None,
+                "approved_at": iso(v.reviewed_at),
             }
             for v in versions
         ]

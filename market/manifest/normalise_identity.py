@@ -95,6 +95,7 @@ class IdentitySections(NormaliserBase):
             scope: Any = None
             description: Any = None
             optional: Any = False
+            extra: dict[str, Any] = {}
             if isinstance(item, str):
                 scope = item
             elif isinstance(item, dict):
@@ -102,6 +103,8 @@ class IdentitySections(NormaliserBase):
                 description = item.get("description")
                 optional = item.get("optional", False)
                 self._unknown_keys(item, PERMISSION_KEYS, at)
+                # Unknown keys are kept, as everywhere else in the manifest.
+                extra = {k: v for k, v in item.items() if k not in PERMISSION_KEYS}
             else:
                 continue
             if not isinstance(scope, str):
@@ -116,6 +119,7 @@ class IdentitySections(NormaliserBase):
             if not (isinstance(description, str) and description.strip()):
                 description = KNOWN_PERMISSION_SCOPES[scope]
             entry = {
+                **extra,
                 "scope": scope,
                 "description": description.strip(),
                 "optional": optional if isinstance(optional, bool) else False,

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 
 from market import archive, sandbox
+from market.errors import InstallInProgressError
 from market.manifest import ID_PATTERN
 from market.models import ExtensionSlot
 
@@ -49,8 +50,25 @@ def ensure(path: Path) -> Path:
 
 
 def lock_slot(ext_id: str) -> None:
+    """Take the id's row lock, waiting at most ``MARKET_LOCK_TIMEOUT`` seconds."""
+    if connection.vendor == "postgresql":
+        timeout_ms = int(float(settings.MARKET_LOCK_TIMEOUT) * 1000)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT set_config('lock_timeout', %s, true)", [f"{timeout_ms}ms"]
+            )
     ExtensionSlot.objects.get_or_create(extension_id=ext_id)
     ExtensionSlot.objects.select_for_update().get(extension_id=ext_id)
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """A database error that means "another writer holds the lock", nothing worse."""
+    if not isinstance(exc, OperationalError):
+        return False
+    cause = exc.__cause__
+    if getattr(cause, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available
+        return True
+    return "database is locked" in str(exc)  # SQLite's busy timeout
 
 
 class Moves:
@@ -104,6 +122,12 @@ def locked_swap(ext_id: str) -> Iterator[Swap]:
             yield swap
             trash = swap.trash
             transaction.on_commit(lambda: shutil.rmtree(trash, ignore_errors=True))
-    except BaseException:
+    except BaseException as exc:
         swap.moves.undo()
+        if is_lock_timeout(exc):
+            raise InstallInProgressError(
+                f"another install or uninstall of {ext_id} is still running; "
+                "try again shortly",
+                details={"id": ext_id},
+            ) from exc
         raise

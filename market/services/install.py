@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 import uuid
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import semver
 from django.utils import timezone
 
 from market import archive, lifecycle, sandbox
+from market.clock import iso
 from market.errors import (
     AlreadyInstalledError,
     DowngradeRefusedError,
@@ -102,7 +104,8 @@ def extension_install(
         )
         if problems:
             raise ManifestError(problems)
-        sidecar = _sidecar(info, source, level, proof, actor)
+        now = timezone.now()
+        sidecar = _sidecar(info, source, level, proof, actor, now)
         _write_json(stage / SIDECAR_NAME, sidecar)
         lifecycle.fault_point("install.sidecar_written")
         row = _swap_in(
@@ -114,6 +117,7 @@ def extension_install(
             actor=actor,
             reinstall=reinstall,
             allow_downgrade=allow_downgrade,
+            installed_at=now,
         )
     except Exception as exc:
         record_error(LifecycleAction.INSTALL, ext_id, exc, actor=actor)
@@ -132,6 +136,7 @@ def _sidecar(
     level: str,
     proof: str | None,
     actor: Any,
+    now: datetime,
 ) -> dict[str, Any]:
     trust = {k: v for k, v in info.manifest.data.get("trust", {}).items()}
     trust["level"] = level
@@ -143,7 +148,7 @@ def _sidecar(
         "trust": trust,
         "package": {"name": source.name, "sha256": info.sha256, "size": info.size},
         "manifest_sha256": info.manifest.digest(),
-        "installed_at": timezone.now().isoformat(),
+        "installed_at": iso(now),
         "installed_by": getattr(actor, "username", None) or None,
         "source": source.kind,
         "warnings": [w.as_dict() for w in info.warnings],
@@ -170,6 +175,7 @@ def _swap_in(
     actor: Any,
     reinstall: bool,
     allow_downgrade: bool,
+    installed_at: datetime,
 ) -> InstalledExtension:
     manifest: Manifest = info.manifest
     ext_id = manifest.id
@@ -199,7 +205,7 @@ def _swap_in(
         row.warnings = sidecar["warnings"]
         row.catalog_entry = source.catalog_entry
         row.installed_by = actor if getattr(actor, "pk", None) else None
-        row.installed_at = timezone.now()
+        row.installed_at = installed_at
         row.save()
         record_event(
             LifecycleAction.INSTALL,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from market import archive, signing
 from market.errors import TrustUnprovenError
 from market.manifest import parse_signature
@@ -13,6 +15,8 @@ def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
 
     ``verified`` is never taken on the bundle's word: its package must be a catalogue
     entry approved as verified, or carry a valid Ed25519 signature from a trusted key.
+    A bundle the catalogue has delisted (or rejected) loses its signature's proof too:
+    delisting is how a signed bundle is revoked.
     """
     manifest = info.manifest
     if manifest.trust_level != "verified":
@@ -21,6 +25,17 @@ def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
         raise TrustUnprovenError(
             "a verified bundle needs the packager's content record",
             details={"id": manifest.id},
+        )
+    digest = manifest.digest()
+    withdrawn = CatalogEntry.objects.filter(
+        Q(package_sha256=info.sha256) | Q(manifest_sha256=digest),
+        status__in=(CatalogEntry.Status.DELISTED, CatalogEntry.Status.REJECTED),
+    ).first()
+    if withdrawn is not None:
+        raise TrustUnprovenError(
+            f"the catalogue withdrew {manifest.id} {manifest.version} "
+            f"({withdrawn.status}); its verified trust no longer holds",
+            details={"id": manifest.id, "reason": withdrawn.status},
         )
     if CatalogEntry.objects.filter(
         package_sha256=info.sha256,
@@ -33,9 +48,7 @@ def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
     if signature:
         algorithm, raw = parse_signature(signature)
         if algorithm == "ed25519":
-            key_id = signing.verify_digest(
-                manifest.digest(), raw, trust.get("signed_by")
-            )
+            key_id = signing.verify_digest(digest, raw, trust.get("signed_by"))
             if key_id:
                 return "verified", f"ed25519:{key_id}"
     raise TrustUnprovenError(

@@ -251,3 +251,28 @@ def test_refusals_are_logged(flags_on, token_client, users, caplog):
         and "user=plain" in r.getMessage()
         for r in caplog.records
     )
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/market/list",
+        "/api/market/list/",
+        "/api/market/catalog",
+        "/api/market/catalog/",
+        "/api/market/installed",
+        "/api/market/health/",
+    ],
+)
+def test_routes_answer_with_or_without_a_trailing_slash(db, flags_on, client, path):
+    response = client.get(path)
+    assert response.status_code == 200
+    assert response.json()["ok"] is True
+
+
+def test_post_without_trailing_slash_is_not_redirected(flags_on, token_client, users):
+    client = token_client(users["holder"])
+    response = client.post("/api/market/submissions", {}, format="multipart")
+    assert response.status_code != 301
+    response = client.post("/api/market/uninstall/", {"id": "no.such"}, format="json")
+    assert response.status_code == 404

@@ -88,3 +88,54 @@ def test_eight_threads_installing_and_uninstalling_one_id(
         assert manifest["version"] == row.version
     leftovers = [p.name for p in (market_root / "staging").iterdir()]
     assert leftovers == []
+
+
+def test_lock_timeouts_are_recognised():
+    from django.db import OperationalError
+
+    from market.services.common import is_lock_timeout
+
+    assert is_lock_timeout(OperationalError("database is locked"))
+    assert not is_lock_timeout(OperationalError("no such table: x"))
+    assert not is_lock_timeout(RuntimeError("database is locked"))
+
+
+@pytest.mark.skipif(
+    connections["default"].vendor != "postgresql",
+    reason="row-lock timeouts are PostgreSQL's; SQLite waits on its busy timeout",
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_held_lock_gives_install_in_progress(api, settings, build_bundle):
+    from django.db import transaction
+
+    from market.models import ExtensionSlot
+    from market.services.common import lock_slot
+
+    settings.MARKET_LOCK_TIMEOUT = 0.3
+    result = build_bundle("hello_minimal")
+    ExtensionSlot.objects.create(extension_id=result.manifest.id)
+    held = threading.Event()
+    release = threading.Event()
+
+    def holder():
+        try:
+            with transaction.atomic():
+                lock_slot(result.manifest.id)
+                held.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(timeout=30)
+        response = api.post(
+            reverse("market-api:install"), {"package": str(result.path)}, format="json"
+        )
+    finally:
+        release.set()
+        thread.join(timeout=30)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "install_in_progress"
+    assert InstalledExtension.objects.count() == 0

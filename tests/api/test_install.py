@@ -327,3 +327,16 @@ def test_catalogue_on_remote_storage_installs_and_leaves_no_temp_copy(
     assert response.status_code == 200, response.json()
     assert response.json()["installed"]["trust"] == "verified"
     assert list((market_root / "staging").iterdir()) == []
+
+
+def test_anonymous_readers_do_not_see_who_installed(api, build_bundle, token_client):
+    result = build_bundle("hello_minimal")
+    assert install(api, package=str(result.path)).status_code == 200
+    anonymous = token_client(None)
+    for body in (
+        anonymous.get(reverse("market-api:list")).json()["installed"][0],
+        anonymous.get(reverse("market-api:installed-list")).json()["results"][0],
+    ):
+        assert "installed_by" not in body["sidecar"]
+    mine = api.get(reverse("market-api:list")).json()["installed"][0]
+    assert mine["sidecar"]["installed_by"] == "installer"

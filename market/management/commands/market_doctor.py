@@ -25,8 +25,15 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         report = market_doctor(fix=opts["fix"], min_age_seconds=opts["min_age"])
         if opts["json"]:
-            payload = {"ok": True, "fixed": opts["fix"], "findings": report.findings}
+            attention = report.needs_attention(fixed=opts["fix"])
+            payload = {
+                "ok": not attention,
+                "fixed": opts["fix"],
+                "findings": report.findings,
+            }
             self.stdout.write(json.dumps(payload, indent=2))
+            if attention:
+                raise SystemExit(1)
             return
         if report.clean:
             self.stdout.write("[ok] disk and database agree")
@@ -37,3 +44,6 @@ class Command(BaseCommand):
             self.stdout.write(f"[{verb}] {item['kind']} {item['target']}: {action}")
         if not opts["fix"]:
             self.stdout.write("run with --fix to repair")
+        if report.needs_attention(fixed=opts["fix"]):
+            # Non-zero so monitoring and scripts notice; the report above says what.
+            raise SystemExit(1)
