@@ -1421,3 +1421,12 @@ def test_unknown_keys_of_a_permission_are_kept_with_a_warning():
     assert [(w.path, w.code) for w in manifest.warnings] == [
         ("permissions[0].x-reason", "unknown_field")
     ]
+
+
+def test_length_problems_say_the_limit_even_for_long_values():
+    raw = {"id": "long.one", "name": "x", "version": "1.0.0", "summary": "y" * 600}
+    with pytest.raises(ManifestError) as info:
+        normalise_manifest(raw)
+    [problem] = info.value.problems
+    assert problem.path == "summary"
+    assert problem.message.endswith("must have at most 500 characters")

@@ -121,6 +121,12 @@ def _error_problems(error: ValidationError, parts: list[Any]) -> Iterator[Proble
         message = f"{short(error.instance)} is not one of: {listing}"
     elif error.validator == "pattern":
         message = f"{short(error.instance)} does not match {error.validator_value}"
+    elif error.validator in ("maxLength", "minLength", "maxItems", "minItems"):
+        # jsonschema quotes the whole value first, so the reason would be cut off.
+        limit = error.validator_value
+        bound = "at most" if error.validator.startswith("max") else "at least"
+        unit = "characters" if error.validator.endswith("Length") else "items"
+        message = f"{short(error.instance)} must have {bound} {limit} {unit}"
     else:
         message = error.message
         if len(message) > _MAX_MESSAGE:
