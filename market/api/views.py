@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseNotModified
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
@@ -182,8 +182,33 @@ class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = InstalledExtension.objects.order_by("extension_id")
 
 
-class LifecycleErrorViewSet(viewsets.ReadOnlyModelViewSet):
-    """Stored install/uninstall failures, newest first (operators only)."""
+class _LifecycleFilterMixin:
+    """``?extension_id=`` and ``?action=`` filters for the lifecycle tables."""
+
+    request: Request
+    queryset: Any
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("extension_id", str, description="Only this extension."),
+            OpenApiParameter("action", str, description="install, uninstall, ..."),
+        ]
+    )
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().list(request, *args, **kwargs)  # type: ignore[misc]
+
+    def get_queryset(self):
+        queryset = self.queryset.all()
+        params = self.request.query_params
+        if params.get("extension_id"):
+            queryset = queryset.filter(extension_id=params["extension_id"])
+        if params.get("action"):
+            queryset = queryset.filter(action=params["action"])
+        return queryset
+
+
+class LifecycleErrorViewSet(_LifecycleFilterMixin, viewsets.ReadOnlyModelViewSet):
+    """Stored lifecycle failures, newest first (operators only)."""
 
     serializer_class = s.LifecycleErrorSerializer
     permission_classes = (HasModelPermission,)
@@ -193,7 +218,7 @@ class LifecycleErrorViewSet(viewsets.ReadOnlyModelViewSet):
     )
 
 
-class LifecycleEventViewSet(viewsets.ReadOnlyModelViewSet):
+class LifecycleEventViewSet(_LifecycleFilterMixin, viewsets.ReadOnlyModelViewSet):
     """The audit log of successful lifecycle actions, newest first (operators only)."""
 
     serializer_class = s.LifecycleEventSerializer

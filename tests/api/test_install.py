@@ -340,3 +340,23 @@ def test_anonymous_readers_do_not_see_who_installed(api, build_bundle, token_cli
         assert "installed_by" not in body["sidecar"]
     mine = api.get(reverse("market-api:list")).json()["installed"][0]
     assert mine["sidecar"]["installed_by"] == "installer"
+
+
+def test_operators_filter_errors_and_events(api, build_bundle, make_user, token_client):
+    operator = make_user(
+        "operator", "market.view_lifecycleerror", "market.view_lifecycleevent"
+    )
+    result = build_bundle("hello_minimal")
+    install(api, package=str(result.path))
+    api.post(reverse("market-api:uninstall"), {"id": "other.ext"}, format="json")
+    client = token_client(operator)
+    events = client.get(reverse("market-api:events-list"), {"action": "install"}).json()
+    assert [e["extension_id"] for e in events["results"]] == ["hello.minimal"]
+    errors = client.get(
+        reverse("market-api:errors-list"), {"extension_id": "other.ext"}
+    ).json()
+    assert [(e["action"], e["code"]) for e in errors["results"]] == [
+        ("uninstall", "not_installed")
+    ]
+    none = client.get(reverse("market-api:errors-list"), {"extension_id": "x.y.z"})
+    assert none.json()["count"] == 0
