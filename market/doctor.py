@@ -25,15 +25,17 @@ from django.db import transaction
 from market.lifecycle import record_event
 from market.models import InstalledExtension, LifecycleAction
 from market.services import SIDECAR_NAME, extensions_dir, staging_dir
-from market.services.common import ID_RE, lock_slot
+from market.services.common import ID_RE, is_lock_timeout, lock_slot
 
 
 @dataclass
 class DoctorReport:
-    findings: list[dict[str, str]] = field(default_factory=list)
+    findings: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, kind: str, target: str, action: str) -> None:
-        self.findings.append({"kind": kind, "target": target, "action": action})
+    def add(self, kind: str, target: str, action: str, *, repaired: bool) -> None:
+        self.findings.append(
+            {"kind": kind, "target": target, "action": action, "repaired": repaired}
+        )
 
     @property
     def clean(self) -> bool:
@@ -42,10 +44,9 @@ class DoctorReport:
     def needs_attention(self, *, fixed: bool) -> bool:
         """Anything left for the operator: unrepaired findings (an unmanaged folder
         is someone else's business, not a problem)."""
-        kinds = {f["kind"] for f in self.findings} - {"unmanaged_folder"}
-        if fixed:
-            kinds -= REPAIRABLE | {"orphan_staging"}
-        return bool(kinds)
+        return any(
+            not f["repaired"] and f["kind"] != "unmanaged_folder" for f in self.findings
+        )
 
 
 def _sidecar(folder: Path) -> dict[str, Any] | None:
@@ -125,16 +126,23 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
         if finding is None:
             continue
         kind, repair = finding
+        repaired = False
         if fix and kind in REPAIRABLE and ID_RE.fullmatch(ext_id):
-            with transaction.atomic():
-                lock_slot(ext_id)
-                finding = _diagnose(ext_id)
-                if finding is None:
-                    continue
-                kind, repair = finding
-                if kind in REPAIRABLE:
-                    _repair(ext_id, kind)
-        report.add(kind, ext_id, repair)
+            try:
+                with transaction.atomic():
+                    lock_slot(ext_id)
+                    finding = _diagnose(ext_id)
+                    if finding is None:
+                        continue
+                    kind, repair = finding
+                    if kind in REPAIRABLE:
+                        _repair(ext_id, kind)
+                        repaired = True
+            except Exception as exc:
+                if not is_lock_timeout(exc):
+                    raise
+                kind, repair = "busy", "skipped: an install is running; run again"
+        report.add(kind, ext_id, repair, repaired=repaired)
 
     now = time.time()
     stage_root = staging_dir()
@@ -147,7 +155,7 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
                 continue  # gone since, or may belong to an install still running
             if leftover.name.startswith("trash-") and _claimed(leftover):
                 continue  # the old folder of an interrupted swap: restored above
-            report.add("orphan_staging", leftover.name, "removed")
+            report.add("orphan_staging", leftover.name, "removed", repaired=fix)
             if fix:
                 if leftover.is_dir() and not leftover.is_symlink():
                     shutil.rmtree(leftover)

@@ -329,33 +329,34 @@ def _approve_verified(entry: CatalogEntry, reviewer: Any) -> CatalogEntry:
     return approved
 
 
+def _check_unverified_approval(entry: CatalogEntry, trust_level: str) -> None:
+    if trust_level not in CatalogEntry.Trust.values:
+        raise ReviewError(f"unknown trust level {trust_level!r}")
+    problems = sandbox.check_routes(
+        entry.extension_id,
+        entry.manifest.get("routes", []),
+        "unverified",
+        server_allowlist(),
+    )
+    if problems or entry.manifest.get("trust", {}).get("level") == "verified":
+        raise ReviewError(
+            "this bundle declares verified trust or global routes; approve it as "
+            "verified or reject it",
+            details={"problems": [p.as_dict() for p in problems]},
+        )
+
+
 def catalog_entry_approve(
     *, entry: CatalogEntry, reviewer: Any = None, trust_level: str = "unverified"
 ) -> CatalogEntry:
     """List a pending entry as ``verified`` (global routes) or ``unverified``."""
-    if trust_level not in CatalogEntry.Trust.values:
-        raise ReviewError(f"unknown trust level {trust_level!r}")
     if trust_level == CatalogEntry.Trust.VERIFIED:
-        try:
-            return _approve_verified(entry, reviewer)
-        except ReviewError as exc:
-            record_error(
-                LifecycleAction.APPROVE, entry.extension_id, exc, actor=reviewer
-            )
-            raise
-    if trust_level == CatalogEntry.Trust.UNVERIFIED:
-        problems = sandbox.check_routes(
-            entry.extension_id,
-            entry.manifest.get("routes", []),
-            "unverified",
-            server_allowlist(),
-        )
-        if problems or entry.manifest.get("trust", {}).get("level") == "verified":
-            raise ReviewError(
-                "this bundle declares verified trust or global routes; approve it as "
-                "verified or reject it",
-                details={"problems": [p.as_dict() for p in problems]},
-            )
+        return _approve_verified(entry, reviewer)  # records its own refusals
+    try:
+        _check_unverified_approval(entry, trust_level)
+    except ReviewError as exc:
+        record_error(LifecycleAction.APPROVE, entry.extension_id, exc, actor=reviewer)
+        raise
     return _decide(
         entry,
         reviewer,

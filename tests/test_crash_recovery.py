@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from io import StringIO
 
 import pytest
 from django.core.management import call_command
@@ -143,7 +144,11 @@ def test_doctor_reports_and_repairs_orphans(db, build_bundle, market_root):
         call_command("market_doctor", "--min-age", "0")
     assert exited.value.code == 1
 
-    call_command("market_doctor", "--fix", "--min-age", "0")  # exits 0: all repaired
+    out = StringIO()
+    call_command("market_doctor", "--fix", "--min-age", "0", stdout=out)  # exits 0
+    lines = out.getvalue().splitlines()
+    assert "[fixed] folder_without_row half.done: removed the folder" in lines
+    assert any(line.startswith("[found] unmanaged_folder hand.made") for line in lines)
     assert (ext / killed_id / ".market.json").is_file()
     assert not (ext / "half.done").exists()
     assert (ext / "hand.made" / "keep.txt").read_text() == "mine"
@@ -202,3 +207,16 @@ def test_doctor_waits_for_an_install_in_flight(monkeypatch, build_bundle, market
     assert (market_root / "extensions" / result.manifest.id / ".market.json").is_file()
     assert InstalledExtension.objects.filter(extension_id=result.manifest.id).exists()
     assert [f["kind"] for f in reports[0].findings] == []
+
+
+def test_doctor_never_claims_a_repair_it_did_not_make(db, market_root):
+    # our sidecar, but a folder name no extension id can have: reported, not touched
+    odd = market_root / "extensions" / "Not An Id"
+    odd.mkdir(parents=True)
+    (odd / ".market.json").write_text('{"id": "x"}')
+    out = StringIO()
+    with pytest.raises(SystemExit) as exited:
+        call_command("market_doctor", "--fix", "--min-age", "0", stdout=out)
+    assert exited.value.code == 1
+    assert "[found] folder_without_row Not An Id" in out.getvalue()
+    assert odd.exists()

@@ -117,6 +117,13 @@ def market_exception_handler(
 ) -> Response | None:
     """DRF ``EXCEPTION_HANDLER``: every refusal in the one payload shape."""
     if isinstance(exc, MarketError):
+        if exc.code == "config_invalid":
+            # The server's own configuration is broken: the operator reads the log,
+            # the client learns nothing about the server's files.
+            logger.error("server configuration error: %s", exc.message)
+            return Response(
+                error_payload("server_error", "internal server error"), status=500
+            )
         status = STATUS_BY_CODE.get(exc.code, 400)
         return Response(
             error_payload(exc.code, exc.message, exc.details), status=status

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.http import HttpResponse, HttpResponseNotModified
+from django.utils.cache import patch_vary_headers
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -50,6 +51,8 @@ class MarketListView(APIView):
             return response
         response = HttpResponse(encoded, content_type="application/json")
         response["ETag"] = etag
+        # Who is asking changes the body (installers' names are for logged-in readers).
+        patch_vary_headers(response, ("Authorization", "Cookie"))
         response["Cache-Control"] = "no-cache"
         return response
 

@@ -360,3 +360,20 @@ def test_operators_filter_errors_and_events(api, build_bundle, make_user, token_
     ]
     none = client.get(reverse("market-api:errors-list"), {"extension_id": "x.y.z"})
     assert none.json()["count"] == 0
+
+
+def test_broken_server_setting_is_a_generic_500_and_logged(api, settings, caplog):
+    settings.MARKET_TRUSTED_KEYS = {"cvn-bad": "not base64 at all!"}
+    api.raise_request_exception = False
+    with caplog.at_level("ERROR", logger="market"):
+        response = api.get(reverse("market-api:keys"))
+    assert response.status_code == 500
+    assert response.json() == {
+        "ok": False,
+        "error": {
+            "code": "server_error",
+            "message": "internal server error",
+            "details": {},
+        },
+    }
+    assert any("MARKET_TRUSTED_KEYS" in r.getMessage() for r in caplog.records)

@@ -105,6 +105,7 @@ def test_list_supports_etag(db, flags_on, client):
     first = client.get(reverse("market-api:list"))
     etag = first["ETag"]
     assert etag
+    assert "Authorization" in first["Vary"]
     again = client.get(reverse("market-api:list"), HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304
     CatalogEntry.objects.filter(extension_id="ext.00001").update(name="Renamed")

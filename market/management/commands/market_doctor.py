@@ -38,10 +38,17 @@ class Command(BaseCommand):
         if report.clean:
             self.stdout.write("[ok] disk and database agree")
             return
-        verb = "fixed" if opts["fix"] else "found"
         for item in report.findings:
-            action = item["action"] if opts["fix"] else f"would be: {item['action']}"
-            self.stdout.write(f"[{verb}] {item['kind']} {item['target']}: {action}")
+            if item["repaired"]:
+                line = f"[fixed] {item['kind']} {item['target']}: {item['action']}"
+            elif opts["fix"]:
+                line = f"[found] {item['kind']} {item['target']}: {item['action']}"
+            else:
+                line = (
+                    f"[found] {item['kind']} {item['target']}: "
+                    f"would be: {item['action']}"
+                )
+            self.stdout.write(line)
         if not opts["fix"]:
             self.stdout.write("run with --fix to repair")
         if report.needs_attention(fixed=opts["fix"]):
