@@ -1,0 +1,147 @@
+"""Submissions: a bundle is checked, stored and queued as a ``pending`` entry.
+
+The stored report (warnings, capabilities, effective routes, digests, files) and the
+diff against the last approved version are what the reviewer reads in the admin.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from django.core.files import File
+from django.db import transaction
+
+from market import archive, sandbox
+from market.errors import ReviewError
+from market.lifecycle import record_error, record_event
+from market.manifest import Manifest, capabilities
+from market.models import CatalogEntry, LifecycleAction
+from market.review.state import latest_approved
+from market.selectors import catalog_card
+from market.services import archive_limits, server_allowlist, source_from_upload
+
+
+def _diff_list(old: list[str], new: list[str]) -> dict[str, list[str]]:
+    return {
+        "added": sorted(set(new) - set(old)),
+        "removed": sorted(set(old) - set(new)),
+    }
+
+
+def _surface(data: dict[str, Any]) -> dict[str, list[str]]:
+    caps = capabilities(data)
+    return {
+        "permissions": [p for p in caps.get("permissions", [])],
+        "routes": [
+            f"{','.join(r.get('methods', []))} {r.get('path')} ({r.get('expose')})"
+            for r in caps.get("routes", [])
+        ],
+        "hooks": list(caps.get("hooks", [])),
+        "ui_panels": list(caps.get("ui_panels", [])),
+    }
+
+
+def review_diff(new: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
+    """What a bundle asks for that the last approved version did not, and vice versa."""
+    if previous is None:
+        return {"previous_version": None, "changes": {}}
+    old_surface, new_surface = _surface(previous), _surface(new)
+    return {
+        "previous_version": previous.get("version"),
+        "changes": {k: _diff_list(old_surface[k], new_surface[k]) for k in new_surface},
+    }
+
+
+def _report(info: archive.BundleInfo, previous: CatalogEntry | None) -> dict[str, Any]:
+    manifest: Manifest = info.manifest
+    return {
+        "warnings": [w.as_dict() for w in info.warnings],
+        "content_verified": info.content_verified,
+        "capabilities": capabilities(manifest.data),
+        "effective_routes": sandbox.effective_routes(
+            manifest.id, manifest.data.get("routes", [])
+        ),
+        "digests": {"sha256": info.sha256, "manifest_sha256": manifest.digest()},
+        "files": list(info.entries),
+        "diff": review_diff(manifest.data, previous.manifest if previous else None),
+    }
+
+
+def _index(values: list[str]) -> str:
+    return " " + " ".join(values) + " " if values else ""
+
+
+def catalog_entry_submit(
+    *, bundle_path: Path, actor: Any = None, original_name: str | None = None
+) -> CatalogEntry:
+    """Check a bundle and store it as a ``pending`` catalogue entry."""
+    ext_id = ""
+    try:
+        info = archive.inspect_bundle(
+            bundle_path, limits=archive_limits(), allowlist=server_allowlist()
+        )
+        manifest = info.manifest
+        ext_id = manifest.id
+        if CatalogEntry.objects.filter(
+            extension_id=ext_id, version=manifest.version
+        ).exists():
+            raise ReviewError(
+                f"{ext_id} {manifest.version} was already submitted; bump the version",
+                code="version_exists",
+                details={"id": ext_id, "version": manifest.version},
+            )
+        previous = latest_approved(ext_id)
+        caps = capabilities(manifest.data)
+        with transaction.atomic():
+            entry = CatalogEntry(
+                extension_id=ext_id,
+                version=manifest.version,
+                name=manifest.name,
+                summary=manifest.data.get("summary", ""),
+                authors=manifest.data.get("authors", []),
+                manifest=manifest.data,
+                manifest_sha256=manifest.digest(),
+                package_sha256=info.sha256,
+                package_size=info.size,
+                trust_level=CatalogEntry.Trust.UNVERIFIED,
+                status=CatalogEntry.Status.PENDING,
+                permission_index=_index(caps.get("permissions", [])),
+                hook_index=_index(caps.get("hooks", [])),
+                report=_report(info, previous),
+                card=catalog_card(manifest.data),
+                submitted_by=actor if getattr(actor, "pk", None) else None,
+            )
+            stem = f"{ext_id}-{manifest.version}-{info.sha256[:12]}"
+            # upload_to adds "bundles/": stored as bundles/<id>/<stem>.cvnext
+            name = f"{ext_id}/{stem}.cvnext"
+            with open(bundle_path, "rb") as fh:
+                entry.package.save(name, File(fh), save=False)
+            entry.save()
+            record_event(
+                LifecycleAction.SUBMIT,
+                ext_id,
+                version=manifest.version,
+                sha256=info.sha256,
+                actor=actor,
+                detail={"original_name": original_name or Path(bundle_path).name},
+            )
+    except Exception as exc:
+        record_error(LifecycleAction.SUBMIT, ext_id, exc, actor=actor)
+        raise
+    return entry
+
+
+def catalog_entry_submit_upload(*, upload: Any, actor: Any) -> CatalogEntry:
+    """Submit an uploaded bundle (spooled to a private temp file, removed after)."""
+    try:
+        source = source_from_upload(upload)
+    except Exception as exc:
+        record_error(LifecycleAction.SUBMIT, "", exc, actor=actor)
+        raise
+    try:
+        return catalog_entry_submit(
+            bundle_path=source.path, actor=actor, original_name=source.name
+        )
+    finally:
+        source.path.unlink(missing_ok=True)
