@@ -62,7 +62,7 @@ def grow(total: int) -> None:
     from django.utils import timezone
 
     from market.models import CatalogEntry
-    from market.selectors import catalog_card
+    from market.selectors import catalog_card, catalog_listing
 
     have = CatalogEntry.objects.count()
     manifest = {
@@ -81,29 +81,29 @@ def grow(total: int) -> None:
         "trust": {"level": "unverified"},
     }
     now = timezone.now()
-    CatalogEntry.objects.bulk_create(
-        [
-            CatalogEntry(
-                extension_id=f"bench.{i:06d}",
-                version="1.0.0",
-                name=f"Bench {i}",
-                summary="A benchmark entry.",
-                manifest={**manifest, "id": f"bench.{i:06d}"},
-                manifest_sha256="0" * 64,
-                package=f"bundles/bench.{i:06d}.cvnext",
-                package_sha256=f"{i:064x}",
-                package_size=1000,
-                status="approved",
-                is_latest=True,
-                permission_index=" assets.read hooks.listen ",
-                hook_index=" on_scene_enter on_asset_saved ",
-                reviewed_at=now,
-                card=catalog_card({**manifest, "id": f"bench.{i:06d}"}),
-            )
-            for i in range(have, total)
-        ],
-        batch_size=1000,
-    )
+    entries = [
+        CatalogEntry(
+            extension_id=f"bench.{i:06d}",
+            version="1.0.0",
+            name=f"Bench {i}",
+            summary="A benchmark entry.",
+            manifest={**manifest, "id": f"bench.{i:06d}"},
+            manifest_sha256="0" * 64,
+            package=f"bundles/bench.{i:06d}.cvnext",
+            package_sha256=f"{i:064x}",
+            package_size=1000,
+            status="approved",
+            is_latest=True,
+            permission_index=" assets.read hooks.listen ",
+            hook_index=" on_scene_enter on_asset_saved ",
+            reviewed_at=now,
+            card=catalog_card({**manifest, "id": f"bench.{i:06d}"}),
+        )
+        for i in range(have, total)
+    ]
+    for entry in entries:  # as the review services store it at approval
+        entry.listing = catalog_listing(entry)
+    CatalogEntry.objects.bulk_create(entries, batch_size=1000)
 
 
 def bench_reads(sizes: list[int]) -> None:

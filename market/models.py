@@ -45,6 +45,9 @@ class CatalogEntry(models.Model):
     # The catalogue card (manifest summary, permissions, hooks), computed once at
     # submission so listing 10,000 entries never re-derives it from the manifest.
     card = models.JSONField(default=dict, blank=True)
+    # The entry's catalogue JSON as ``list`` serves it, written when it is approved,
+    # so ``list`` joins stored text instead of re-encoding every entry per request.
+    listing = models.TextField(blank=True, default="")
     review_reason = models.TextField(blank=True)
     submitted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Q, QuerySet
 
 from market import hooks_catalog
@@ -95,6 +97,16 @@ def catalog_entry_payload(entry: CatalogEntry) -> dict[str, Any]:
     }
 
 
+def encode(value: Any) -> str:
+    """Compact JSON, as every ``list`` fragment is encoded."""
+    return json.dumps(value, cls=DjangoJSONEncoder, separators=(",", ":"))
+
+
+def catalog_listing(entry: CatalogEntry) -> str:
+    """The stored ``listing`` of an approved entry."""
+    return encode(catalog_entry_payload(entry))
+
+
 def installed_payload(
     row: InstalledExtension, *, show_actor: bool = True
 ) -> dict[str, Any]:
@@ -129,21 +141,31 @@ def _summary_with_trust(data: dict[str, Any], level: str) -> dict[str, Any]:
     return summary
 
 
-def market_snapshot(*, show_actor: bool = True) -> dict[str, Any]:
-    """The spec's ``list`` payload, in a fixed number of queries."""
-    catalog = [catalog_entry_payload(e) for e in catalog_queryset().only(*CARD_FIELDS)]
-    installed = [
-        installed_payload(r, show_actor=show_actor)
-        for r in InstalledExtension.objects.all()
-    ]
-    return {
-        "ok": True,
-        "catalog": catalog,
-        "installed": installed,
-        "permissions": permissions_glossary(),
-        "hooks": hooks_catalog.hooks_catalog(),
-        "trust_levels": list(TRUST_LEVELS),
-    }
+def market_snapshot_json(*, show_actor: bool = True) -> bytes:
+    """The spec's ``list`` payload as JSON bytes, in at most three queries.
+
+    Catalogue entries are the ``listing`` text stored at approval; an approved row
+    without one (made outside the review services) is encoded here instead.
+    """
+    rows = list(catalog_queryset().values_list("pk", "listing"))
+    missing = [pk for pk, listing in rows if not listing]
+    encoded = {}
+    if missing:
+        for entry in CatalogEntry.objects.filter(pk__in=missing).only(*CARD_FIELDS):
+            encoded[entry.pk] = catalog_listing(entry)
+    catalog = ",".join(listing or encoded[pk] for pk, listing in rows)
+    rest = encode(
+        {
+            "installed": [
+                installed_payload(r, show_actor=show_actor)
+                for r in InstalledExtension.objects.all()
+            ],
+            "permissions": permissions_glossary(),
+            "hooks": hooks_catalog.hooks_catalog(),
+            "trust_levels": list(TRUST_LEVELS),
+        }
+    )
+    return ('{"ok":true,"catalog":[' + catalog + "]," + rest[1:]).encode()
 
 
 def last_error() -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from django.utils import timezone
 from market.errors import ReviewError
 from market.lifecycle import record_error, record_event
 from market.models import CatalogEntry
+from market.selectors import catalog_listing
 
 
 def latest_approved(ext_id: str) -> CatalogEntry | None:
@@ -65,6 +66,8 @@ def decide(
             locked.reviewed_at = timezone.now()
             for key, value in changes.items():
                 setattr(locked, key, value)
+            approved = status == CatalogEntry.Status.APPROVED
+            locked.listing = catalog_listing(locked) if approved else ""
             locked.save()
             refresh_latest(locked.extension_id)
             record_event(

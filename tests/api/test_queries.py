@@ -108,7 +108,34 @@ def test_list_supports_etag(db, flags_on, client):
     assert "Authorization" in first["Vary"]
     again = client.get(reverse("market-api:list"), HTTP_IF_NONE_MATCH=etag)
     assert again.status_code == 304
-    CatalogEntry.objects.filter(extension_id="ext.00001").update(name="Renamed")
+    from market import review
+
+    review.catalog_entry_delist(
+        entry=CatalogEntry.objects.get(extension_id="ext.00001"), reviewer=None
+    )
     changed = client.get(reverse("market-api:list"), HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
     assert changed["ETag"] != etag
+
+
+def test_list_serves_the_listing_stored_at_approval(db, flags_on, client, build_bundle):
+    import json
+
+    from market import review
+    from market.selectors import catalog_entry_payload
+
+    entry = review.catalog_entry_submit(bundle_path=build_bundle("hello_minimal").path)
+    assert entry.listing == ""  # pending entries are not listed
+    approved = review.catalog_entry_approve(entry=entry, trust_level="unverified")
+    assert json.loads(approved.listing) == json.loads(
+        json.dumps(catalog_entry_payload(approved), default=str)
+    )
+    grow_catalogue(5)  # rows made outside the services: encoded on the fly
+    body = client.get(reverse("market-api:list")).json()
+    assert [c["id"] for c in body["catalog"]][:1] == ["ext.00000"]
+    assert "hello.minimal" in [c["id"] for c in body["catalog"]]
+    [hello] = [c for c in body["catalog"] if c["id"] == "hello.minimal"]
+    assert hello == json.loads(approved.listing)
+    review.catalog_entry_delist(entry=approved, reviewer=None)
+    approved.refresh_from_db()
+    assert approved.listing == ""
