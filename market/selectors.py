@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import semver
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import Count, Q, QuerySet
 
@@ -107,11 +108,37 @@ def catalog_listing(entry: CatalogEntry) -> str:
     return encode(catalog_entry_payload(entry))
 
 
+def latest_versions() -> dict[str, str]:
+    """The default (newest approved) catalogue version of every listed id."""
+    return dict(catalog_queryset().values_list("extension_id", "version"))
+
+
+def update_available(installed: str, latest: str | None) -> str | None:
+    """``latest`` when it is newer than the installed version, else None."""
+    if latest is None:
+        return None
+    try:
+        newer = semver.Version.parse(latest) > semver.Version.parse(installed)
+    except ValueError:
+        return None
+    return latest if newer else None
+
+
 def installed_payload(
-    row: InstalledExtension, *, show_actor: bool = True
+    row: InstalledExtension,
+    *,
+    show_actor: bool = True,
+    latest: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An installed extension; ``show_actor=False`` hides who installed it (for
-    anonymous readers of a public catalogue)."""
+    """An installed extension. ``show_actor=False`` hides who installed it (for
+    anonymous readers of a public catalogue); ``latest`` (from
+    :func:`latest_versions`) says which catalogue version would upgrade it."""
+    if latest is None:
+        latest = dict(
+            catalog_queryset()
+            .filter(extension_id=row.extension_id)
+            .values_list("extension_id", "version")
+        )
     sidecar = row.sidecar
     if not show_actor:
         sidecar = {k: v for k, v in sidecar.items() if k != "installed_by"}
@@ -129,6 +156,7 @@ def installed_payload(
         "capabilities": capabilities(row.manifest),
         "diagnostics": row.manifest.get("diagnostics", {}),
         "warnings": row.warnings,
+        "update_available": update_available(row.version, latest.get(row.extension_id)),
     }
 
 
@@ -154,10 +182,11 @@ def market_snapshot_json(*, show_actor: bool = True) -> bytes:
         for entry in CatalogEntry.objects.filter(pk__in=missing).only(*CARD_FIELDS):
             encoded[entry.pk] = catalog_listing(entry)
     catalog = ",".join(listing or encoded[pk] for pk, listing in rows)
+    latest = latest_versions()
     rest = encode(
         {
             "installed": [
-                installed_payload(r, show_actor=show_actor)
+                installed_payload(r, show_actor=show_actor, latest=latest)
                 for r in InstalledExtension.objects.all()
             ],
             "permissions": permissions_glossary(),

@@ -73,6 +73,11 @@ class InstalledItemSerializer(serializers.Serializer):
     capabilities = CapabilitiesSerializer()
     diagnostics = serializers.DictField()
     warnings = serializers.ListField(child=serializers.DictField())
+    update_available = serializers.CharField(
+        allow_null=True,
+        help_text="The newest approved catalogue version when it is newer than the "
+        "installed one; install it by id to upgrade.",
+    )
 
 
 class ListResponseSerializer(serializers.Serializer):

@@ -59,7 +59,9 @@ class InstalledExtensionSerializer(InstalledItemSerializer):
         request = self.context.get("request")
         user = getattr(request, "user", None)
         return selectors.installed_payload(
-            instance, show_actor=bool(user and user.is_authenticated)
+            instance,
+            show_actor=bool(user and user.is_authenticated),
+            latest=self.context.get("latest"),
         )
 
 

@@ -183,6 +183,13 @@ class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"[a-z][a-z0-9_.-]{2,63}"
     queryset = InstalledExtension.objects.order_by("extension_id")
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        # One query for every row's "update_available", not one per row.
+        return {
+            **super().get_serializer_context(),
+            "latest": selectors.latest_versions(),
+        }
+
 
 class _LifecycleFilterMixin:
     """``?extension_id=`` and ``?action=`` filters for the lifecycle tables."""

@@ -377,3 +377,25 @@ def test_broken_server_setting_is_a_generic_500_and_logged(api, settings, caplog
         },
     }
     assert any("MARKET_TRUSTED_KEYS" in r.getMessage() for r in caplog.records)
+
+
+def test_installed_extensions_say_when_the_catalogue_has_an_upgrade(
+    api, build_bundle, django_assert_max_num_queries
+):
+    old = build_bundle("hello_minimal")
+    assert install(api, package=str(old.path)).status_code == 200
+    listing = api.get(reverse("market-api:list")).json()
+    assert listing["installed"][0]["update_available"] is None
+    for version in ("0.1.0", "0.3.0"):
+        entry = review.catalog_entry_submit(
+            bundle_path=build_bundle("hello_minimal", edit=bump(version)).path
+        )
+        review.catalog_entry_approve(entry=entry, trust_level="unverified")
+    listing = api.get(reverse("market-api:list")).json()
+    assert listing["installed"][0]["update_available"] == "0.3.0"
+    with django_assert_max_num_queries(8):
+        page = api.get(reverse("market-api:installed-list")).json()
+    assert page["results"][0]["update_available"] == "0.3.0"
+    upgraded = install(api, id="hello.minimal").json()["installed"]
+    assert upgraded["version"] == "0.3.0"
+    assert upgraded["update_available"] is None
