@@ -15,24 +15,40 @@ from market.errors import ConfigError
 PERMISSION = "market.manage_feature_flags"
 
 
+SEEN_PREFIX = "seen-"
+
+
 class FlagsForm(forms.Form):
-    def __init__(self, *args, current: flags.Flags, **kwargs) -> None:
+    """One box per flag. The page also carries the values it showed (``seen-<flag>``)
+    so a save changes only what the operator changed, even if the file was edited
+    by someone else in the meantime."""
+
+    def __init__(self, *args, shown: dict[str, bool], **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        values = current.as_dict()
         for spec in flags.FLAGS:
             self.fields[spec.name] = forms.BooleanField(
                 required=False,
-                initial=values[spec.name],
+                initial=shown[spec.name],
                 label=spec.name,
                 help_text=spec.description,
             )
+
+
+def _shown(request: HttpRequest, current: flags.Flags) -> dict[str, bool]:
+    values = current.as_dict()
+    if request.method != "POST":
+        return values
+    return {
+        name: request.POST.get(SEEN_PREFIX + name, "1" if value else "0") == "1"
+        for name, value in values.items()
+    }
 
 
 def feature_flags_view(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm(PERMISSION):
         raise PermissionDenied
     current = flags.get_flags()
-    form = FlagsForm(request.POST or None, current=current)
+    form = FlagsForm(request.POST or None, shown=_shown(request, current))
     if request.method == "POST" and form.is_valid():
         # Only what the operator changed: saving the page untouched must not turn a
         # flag that is merely absent (e.g. the primary flag next to its legacy alias)
@@ -55,6 +71,7 @@ def feature_flags_view(request: HttpRequest) -> HttpResponse:
         **admin.site.each_context(request),
         "title": "Debug & Feature Flags",
         "form": form,
+        "seen_prefix": SEEN_PREFIX,
         "config_path": flags.config_path(),
         "effective": {"marketplace": current.marketplace, "uploads": current.uploads},
     }

@@ -186,3 +186,36 @@ def test_saving_the_flags_page_untouched_keeps_the_legacy_alias_working(
     saved = json.loads(Path(settings.COMFYVN_CONFIG).read_text())["features"]
     assert saved == {"enable_extension_market": True}
     assert flags.get_flags().marketplace is True
+
+
+def test_flags_page_does_not_revert_a_concurrent_edit(admin_client_logged, settings):
+    import json
+    from pathlib import Path
+
+    from tests.conftest import write_config
+
+    write_config(
+        settings,
+        {"enable_marketplace": False, "enable_extension_market_uploads": False},
+    )
+    page = admin_client_logged.get(reverse("market-flags")).content.decode()
+    assert 'name="seen-enable_marketplace" value="0"' in page
+    # someone else turns uploads on while the page is open
+    write_config(
+        settings, {"enable_marketplace": False, "enable_extension_market_uploads": True}
+    )
+    # the operator ticks only the marketplace box, from the page as it was shown
+    admin_client_logged.post(
+        reverse("market-flags"),
+        {
+            "enable_marketplace": "on",
+            "seen-enable_marketplace": "0",
+            "seen-enable_extension_market": "0",
+            "seen-enable_extension_market_uploads": "0",
+        },
+    )
+    saved = json.loads(Path(settings.COMFYVN_CONFIG).read_text())["features"]
+    assert saved == {
+        "enable_marketplace": True,
+        "enable_extension_market_uploads": True,
+    }
