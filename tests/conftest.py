@@ -11,6 +11,15 @@ import pytest
 from market import flags
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "extensions"
+# What a client sees of any unexpected failure: nothing about the server.
+SERVER_ERROR = {
+    "ok": False,
+    "error": {
+        "code": "server_error",
+        "message": "internal server error",
+        "details": {},
+    },
+}
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.urls import reverse
 
-from tests.conftest import write_config
+from tests.conftest import SERVER_ERROR, write_config
 
 READS = [
     ("get", "market-api:list", None),
@@ -203,14 +203,7 @@ def test_unexpected_failure_gets_the_json_error_payload(flags_on, client, monkey
     client.raise_request_exception = False
     response = client.get(reverse("market-api:health"))
     assert response.status_code == 500
-    assert response.json() == {
-        "ok": False,
-        "error": {
-            "code": "server_error",
-            "message": "internal server error",
-            "details": {},
-        },
-    }
+    assert response.json() == SERVER_ERROR
     assert "fire" not in response.content.decode()
 
 

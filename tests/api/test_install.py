@@ -363,19 +363,14 @@ def test_operators_filter_errors_and_events(api, build_bundle, make_user, token_
 
 
 def test_broken_server_setting_is_a_generic_500_and_logged(api, settings, caplog):
+    from tests.conftest import SERVER_ERROR
+
     settings.MARKET_TRUSTED_KEYS = {"cvn-bad": "not base64 at all!"}
     api.raise_request_exception = False
     with caplog.at_level("ERROR", logger="market"):
         response = api.get(reverse("market-api:keys"))
     assert response.status_code == 500
-    assert response.json() == {
-        "ok": False,
-        "error": {
-            "code": "server_error",
-            "message": "internal server error",
-            "details": {},
-        },
-    }
+    assert response.json() == SERVER_ERROR
     assert any("MARKET_TRUSTED_KEYS" in r.getMessage() for r in caplog.records)
 
 
