@@ -13,10 +13,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from market.archive import ArchiveLimits, inspect_bundle
+from market.archive import inspect_bundle
 from market.errors import MarketError
 from market.management.commands.package import (
     add_manifest_options,
@@ -25,6 +24,7 @@ from market.management.commands.package import (
     write_warnings,
 )
 from market.packaging import build_package
+from market.services import archive_limits
 
 
 class Command(BaseCommand):
@@ -86,9 +86,11 @@ class Command(BaseCommand):
         }
 
     def _bundle(self, bundle: Path, allowlist: Any, opts: dict[str, Any]) -> dict:
-        limits = ArchiveLimits(**getattr(settings, "MARKET_ARCHIVE_LIMITS", {}))
         info = inspect_bundle(
-            bundle, limits=limits, allowlist=allowlist, trust_level=opts["trust"]
+            bundle,
+            limits=archive_limits(),
+            allowlist=allowlist,
+            trust_level=opts["trust"],
         )
         manifest = info.manifest
         return {
