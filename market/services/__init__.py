@@ -4,6 +4,11 @@ Views, admin actions and commands call these; they call the pure modules (manife
 sandbox, archive) and the models.
 """
 
+from market.services.accounts import (
+    ROLES,
+    market_user_create,
+    market_user_token,
+)
 from market.services.common import (
     SIDECAR_NAME,
     archive_limits,
@@ -24,6 +29,7 @@ from market.services.trust import prove_trust
 from market.services.uninstall import extension_uninstall
 
 __all__ = [
+    "ROLES",
     "SIDECAR_NAME",
     "InstallSource",
     "archive_limits",
@@ -32,6 +38,8 @@ __all__ = [
     "extension_uninstall",
     "extensions_dir",
     "local_package",
+    "market_user_create",
+    "market_user_token",
     "materialise_catalog_package",
     "prove_trust",
     "server_allowlist",
