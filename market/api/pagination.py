@@ -1,25 +1,99 @@
-"""Page-number pagination with the marketplace's ``ok`` envelope."""
+"""The list envelope of every collection: ``{ok, items, next, previous, count}``.
+
+``items`` holds the page; ``next`` and ``previous`` are links to the neighbouring pages
+(``null`` at either end) and ``count`` the size of the whole collection. A client reads
+``items`` and follows ``next`` until it is ``null``; it never builds page URLs itself,
+so the page parameters behind the links can change (to a cursor, say) without breaking
+it. ``count`` is given where it is cheap and may be left out by a paginator that
+cannot count cheaply.
+"""
+
+from __future__ import annotations
+
+from typing import Any
 
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
+ITEMS = "items"
+
+
+def envelope_schema(item_schema: dict[str, Any], *, count: bool = True) -> dict:
+    """The OpenAPI schema of the envelope around a list of ``item_schema``."""
+    link = {"type": "string", "format": "uri", "nullable": True}
+    properties: dict[str, Any] = {
+        "ok": {"type": "boolean", "example": True},
+        ITEMS: item_schema,
+        "next": {**link, "description": "The next page, or null on the last one."},
+        "previous": {**link, "description": "The previous page, or null."},
+    }
+    if count:
+        properties["count"] = {
+            "type": "integer",
+            "description": "Items in the whole collection, not in this page.",
+        }
+    return {
+        "type": "object",
+        "required": ["ok", ITEMS, "next", "previous"],
+        "properties": properties,
+    }
+
 
 class MarketPagination(PageNumberPagination):
+    """Page-number paging (``?page=``, ``?page_size=``) in the market envelope."""
+
     page_size_query_param = "page_size"
     max_page_size = 200
 
-    def get_paginated_response(self, data):
+    def get_paginated_response(self, data: Any) -> Response:
         return Response(
             {
                 "ok": True,
-                "count": self.page.paginator.count,
+                ITEMS: data,
                 "next": self.get_next_link(),
                 "previous": self.get_previous_link(),
-                "results": data,
+                "count": self.page.paginator.count,
             }
         )
 
-    def get_paginated_response_schema(self, schema):
-        wrapped = super().get_paginated_response_schema(schema)
-        wrapped["properties"] = {"ok": {"type": "boolean"}, **wrapped["properties"]}
-        return wrapped
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict:
+        return envelope_schema(schema)
+
+
+class WholeUnlessPagedPagination(MarketPagination):
+    """Every item in one response unless the client asks for a page.
+
+    For small collections (a studio has tens of installed extensions, not thousands):
+    a client that sends neither ``page`` nor ``page_size`` gets them all, with ``next``
+    and ``previous`` null; one that sends either gets ordinary pages.
+    """
+
+    def paginate_queryset(self, queryset, request, view=None):
+        params = request.query_params
+        if self.page_query_param in params or self.page_size_query_param in params:
+            self.whole = None
+            return super().paginate_queryset(queryset, request, view)
+        self.whole = list(queryset)
+        return self.whole
+
+    def get_paginated_response(self, data: Any) -> Response:
+        if self.whole is None:
+            return super().get_paginated_response(data)
+        return Response(
+            {
+                "ok": True,
+                ITEMS: data,
+                "next": None,
+                "previous": None,
+                "count": len(data),
+            }
+        )
+
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["description"] = (
+                parameter["description"]
+                + " Without page and page_size, every item is returned at once."
+            )
+        return parameters

@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from market import review, selectors, services, signing
 from market.api import openapi as o
 from market.api import serializers as s
+from market.api.pagination import WholeUnlessPagedPagination
 from market.api.permissions import HasModelPermission
 from market.api.uploads import UploadLimitMixin
 from market.clock import iso
@@ -178,7 +179,10 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
+    """Installed extensions by id: all of them at once unless a page is asked for."""
+
     serializer_class = s.InstalledExtensionSerializer
+    pagination_class = WholeUnlessPagedPagination
     lookup_field = "extension_id"
     lookup_value_regex = r"[a-z][a-z0-9_.-]{2,63}"
     queryset = InstalledExtension.objects.order_by("extension_id")

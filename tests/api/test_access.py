@@ -190,7 +190,7 @@ def test_session_auth_works_for_the_browser(flags_on, client, users):
     client.force_login(users["holder"])
     response = client.get(reverse("market-api:errors-list"))
     assert response.status_code == 200
-    assert response.json()["results"] == []
+    assert response.json()["items"] == []
 
 
 def test_unexpected_failure_gets_the_json_error_payload(flags_on, client, monkeypatch):

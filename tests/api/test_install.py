@@ -335,7 +335,7 @@ def test_anonymous_readers_do_not_see_who_installed(api, build_bundle, token_cli
     anonymous = token_client(None)
     for body in (
         anonymous.get(reverse("market-api:list")).json()["installed"][0],
-        anonymous.get(reverse("market-api:installed-list")).json()["results"][0],
+        anonymous.get(reverse("market-api:installed-list")).json()["items"][0],
     ):
         assert "installed_by" not in body["sidecar"]
     mine = api.get(reverse("market-api:list")).json()["installed"][0]
@@ -351,11 +351,11 @@ def test_operators_filter_errors_and_events(api, build_bundle, make_user, token_
     api.post(reverse("market-api:uninstall"), {"id": "other.ext"}, format="json")
     client = token_client(operator)
     events = client.get(reverse("market-api:events-list"), {"action": "install"}).json()
-    assert [e["extension_id"] for e in events["results"]] == ["hello.minimal"]
+    assert [e["extension_id"] for e in events["items"]] == ["hello.minimal"]
     errors = client.get(
         reverse("market-api:errors-list"), {"extension_id": "other.ext"}
     ).json()
-    assert [(e["action"], e["code"]) for e in errors["results"]] == [
+    assert [(e["action"], e["code"]) for e in errors["items"]] == [
         ("uninstall", "not_installed")
     ]
     none = client.get(reverse("market-api:errors-list"), {"extension_id": "x.y.z"})
@@ -390,7 +390,7 @@ def test_installed_extensions_say_when_the_catalogue_has_an_upgrade(
     assert listing["installed"][0]["update_available"] == "0.3.0"
     with django_assert_max_num_queries(8):
         page = api.get(reverse("market-api:installed-list")).json()
-    assert page["results"][0]["update_available"] == "0.3.0"
+    assert page["items"][0]["update_available"] == "0.3.0"
     upgraded = install(api, id="hello.minimal").json()["installed"]
     assert upgraded["version"] == "0.3.0"
     assert upgraded["update_available"] is None

@@ -81,7 +81,7 @@ def test_catalog_page_uses_fixed_queries(
         response = client.get(reverse("market-api:catalog-list"), {"page_size": 100})
     body = response.json()
     assert body["count"] == size
-    assert len(body["results"]) == min(size, 100)
+    assert len(body["items"]) == min(size, 100)
 
 
 def test_catalog_filters(db, flags_on, client):
@@ -96,7 +96,7 @@ def test_catalog_filters(db, flags_on, client):
     assert client.get(url, {"hook": "on_scene_enter"}).json()["count"] == 29
     assert client.get(url, {"search": "Extension 1"}).json()["count"] == 11
     page = client.get(url, {"page_size": 10, "page": 3}).json()
-    assert page["results"][0]["id"] == "ext.00020"
+    assert page["items"][0]["id"] == "ext.00020"
     assert page["next"] is None and page["previous"]
 
 

@@ -126,7 +126,7 @@ def test_submitters_see_their_own_reviewers_see_all(
     submit(token_client(bob), build_bundle("legacy_tools").path)
     url = reverse("market-api:submissions-list")
     mine = token_client(alice).get(url).json()
-    assert [s["extension_id"] for s in mine["results"]] == ["hello.minimal"]
+    assert [s["extension_id"] for s in mine["items"]] == ["hello.minimal"]
     everything = token_client(reviewer).get(url).json()
     assert everything["count"] == 2
     other = CatalogEntry.objects.get(extension_id="legacy.tools").pk
