@@ -1,4 +1,10 @@
-"""The feature-flag gate in front of ``/api/market/*``.
+"""The feature-flag gate in front of the marketplace API.
+
+The gate decides on the route Django actually resolved, never on the raw path: it runs
+in ``process_view``, after the URL resolver matched ``request.path_info``, and looks at
+the resolved view and its namespace. A prefix (``SCRIPT_NAME``), a trailing or doubled
+slash, percent-encoding or a change of case therefore either reaches the same view,
+and the same gate, or no view at all (404).
 
 DRF never sees a middleware response, so refusals are built with the API's own
 ``error_response`` helper and carry the same payload as every other error.
@@ -8,47 +14,77 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from django.http import HttpRequest, HttpResponse
 
 from market import flags
 from market.api.exceptions import error_response
+from market.lifecycle import logfmt
 
 logger = logging.getLogger(__name__)
 
-API_PREFIX = "/api/market/"
-# Routes that change what is installed or submitted also need the uploads flag.
-WRITE_ROUTES = ("install", "uninstall", "submissions")
+API_NAMESPACE = "market-api"
+API_MODULE = "market.api"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def is_market_view(request: HttpRequest, view_func: Callable[..., Any]) -> bool:
+    """Whether the resolved view is part of the marketplace API.
+
+    Either test suffices: the route sits in the API's URL namespace, or the view is
+    one of the API's classes (so an alias mounted anywhere else is gated too).
+    """
+    match = getattr(request, "resolver_match", None)
+    if match is not None and API_NAMESPACE in match.namespaces:
+        return True
+    view_class = getattr(view_func, "cls", None) or getattr(
+        view_func, "view_class", None
+    )
+    module = getattr(view_class or view_func, "__module__", "") or ""
+    return module == API_MODULE or module.startswith(API_MODULE + ".")
 
 
 class FeatureFlagMiddleware:
+    """Every marketplace route needs the marketplace flag; every change (any method
+    but GET/HEAD/OPTIONS: install, uninstall, submissions, ...) also needs uploads."""
+
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(API_PREFIX):
-            refusal = self._refusal(request)
-            if refusal is not None:
-                return refusal
         return self.get_response(request)
 
-    def _refusal(self, request: HttpRequest) -> HttpResponse | None:
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        if not is_market_view(request, view_func):
+            return None
         current = flags.get_flags()
         if not current.marketplace:
             return self._refuse(request, flags.MARKETPLACE)
-        route = request.path[len(API_PREFIX) :].strip("/").split("/", 1)[0]
-        writes = request.method not in ("GET", "HEAD", "OPTIONS")
-        if route in WRITE_ROUTES and writes and not current.uploads:
+        if request.method not in SAFE_METHODS and not current.uploads:
             return self._refuse(request, flags.UPLOADS)
         return None
 
     @staticmethod
     def _refuse(request: HttpRequest, flag: str) -> HttpResponse:
+        # logfmt quoting: a hostile path cannot forge a second log line.
         logger.info(
-            "event=market.refused reason=feature_disabled flag=%s method=%s path=%s",
-            flag,
-            request.method,
-            request.path,
+            "%s",
+            logfmt(
+                {
+                    "event": "market.refused",
+                    "reason": "feature_disabled",
+                    "flag": flag,
+                    "method": request.method,
+                    "path": request.path,
+                }
+            ),
         )
         return error_response(
             "feature_disabled",
