@@ -8,6 +8,7 @@ from rest_framework import serializers
 
 from market import selectors
 from market.api.openapi import CatalogItemSerializer, InstalledItemSerializer
+from market.manifest import TRUST_LEVELS
 from market.models import (
     CatalogEntry,
     InstalledExtension,
@@ -16,16 +17,64 @@ from market.models import (
 )
 
 
+def merge_aliases(
+    attrs: dict[str, Any], field: str, aliases: tuple[str, ...]
+) -> dict[str, Any]:
+    """Fold the alias fields of ``field`` into it; differing values are refused.
+
+    The same value under two names is accepted (clients written against the
+    reference server sometimes send both).
+    """
+    given = {name: attrs.pop(name) for name in (field, *aliases) if name in attrs}
+    if len(set(given.values())) > 1:
+        names = " and ".join(f"'{name}'" for name in given)
+        message = f"{names} are one field under different names; send one value"
+        raise serializers.ValidationError(
+            {name: [message] for name in given}, code="alias_conflict"
+        )
+    if given:
+        attrs[field] = next(iter(given.values()))
+    return attrs
+
+
 class InstallRequestSerializer(serializers.Serializer):
     """JSON ``{"package": "/abs/path.cvnext"}`` or ``{"id": ..., "version"?: ...}``."""
 
-    package = serializers.CharField(required=False, allow_blank=False, max_length=4096)
-    id = serializers.CharField(required=False, max_length=64)
-    version = serializers.CharField(required=False, max_length=128)
+    package = serializers.CharField(
+        required=False,
+        allow_blank=False,
+        max_length=4096,
+        help_text="Absolute path of a bundle inside MARKET_PACKAGE_DIRS (JSON), or the "
+        "uploaded bundle (multipart).",
+    )
+    package_path = serializers.CharField(
+        required=False,
+        allow_blank=False,
+        max_length=4096,
+        help_text="Alias of 'package' (a server path), as the reference server "
+        "accepted it. Sending both with different values is invalid_request.",
+    )
+    id = serializers.CharField(
+        required=False, max_length=64, help_text="A catalogue extension id."
+    )
+    version = serializers.CharField(
+        required=False,
+        max_length=128,
+        help_text="The catalogue version to install (with 'id'); default newest.",
+    )
     reinstall = serializers.BooleanField(required=False, default=False)
     allow_downgrade = serializers.BooleanField(required=False, default=False)
+    trust = serializers.ChoiceField(
+        choices=TRUST_LEVELS,
+        required=False,
+        help_text="'unverified': install sandboxed whatever the bundle could prove "
+        "(recorded in the sidecar as trust.requested). 'verified': a requirement; a "
+        "bundle that does not prove it is refused trust_unproven. Absent: the bundle's "
+        "proven level.",
+    )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = merge_aliases(attrs, "package", ("package_path",))
         has_file = bool(self.context.get("has_file"))
         sources = [bool(attrs.get("package")), bool(attrs.get("id")), has_file]
         if sum(sources) != 1:
@@ -42,7 +91,29 @@ class InstallRequestSerializer(serializers.Serializer):
 
 
 class UninstallRequestSerializer(serializers.Serializer):
-    id = serializers.CharField(max_length=200)
+    """``{"id": ...}``; ``extension_id`` and ``plugin_id`` are accepted aliases."""
+
+    id = serializers.CharField(
+        required=False, max_length=200, help_text="The installed extension's id."
+    )
+    extension_id = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Alias of 'id', as the reference server accepted it.",
+    )
+    plugin_id = serializers.CharField(
+        required=False,
+        max_length=200,
+        help_text="Alias of 'id', as the reference server accepted it.",
+    )
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = merge_aliases(attrs, "id", ("extension_id", "plugin_id"))
+        if "id" not in attrs:
+            raise serializers.ValidationError(
+                {"id": "This field is required."}, code="required"
+            )
+        return attrs
 
 
 class CatalogEntrySerializer(CatalogItemSerializer):

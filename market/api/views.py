@@ -100,6 +100,7 @@ class InstallView(UploadLimitMixin, APIView):
             actor=request.user,
             reinstall=opts["reinstall"],
             allow_downgrade=opts["allow_downgrade"],
+            trust=opts.get("trust"),
         )
         return Response({"ok": True, "installed": selectors.installed_payload(row)})
 

@@ -25,7 +25,7 @@ from market.services.sources import (
     source_from_path,
     source_from_upload,
 )
-from market.services.trust import prove_trust
+from market.services.trust import establish_trust, prove_trust
 from market.services.uninstall import extension_uninstall
 
 __all__ = [
@@ -33,6 +33,7 @@ __all__ = [
     "SIDECAR_NAME",
     "InstallSource",
     "archive_limits",
+    "establish_trust",
     "extension_install",
     "extension_install_from",
     "extension_uninstall",

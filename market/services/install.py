@@ -45,7 +45,7 @@ from market.services.sources import (
     source_from_path,
     source_from_upload,
 )
-from market.services.trust import prove_trust
+from market.services.trust import establish_trust
 
 
 def extension_install_from(
@@ -57,6 +57,7 @@ def extension_install_from(
     actor: Any = None,
     reinstall: bool = False,
     allow_downgrade: bool = False,
+    trust: str | None = None,
 ) -> InstalledExtension:
     """Install from exactly one of: an upload, a server path, a catalogue reference."""
     try:
@@ -77,6 +78,7 @@ def extension_install_from(
         actor=actor,
         reinstall=reinstall,
         allow_downgrade=allow_downgrade,
+        trust=trust,
     )
 
 
@@ -86,8 +88,12 @@ def extension_install(
     actor: Any = None,
     reinstall: bool = False,
     allow_downgrade: bool = False,
+    trust: str | None = None,
 ) -> InstalledExtension:
-    """Install (or upgrade, reinstall, downgrade) the bundle at ``source``."""
+    """Install (or upgrade, reinstall, downgrade) the bundle at ``source``.
+
+    ``trust`` is what the request asked for (see :func:`establish_trust`).
+    """
     ext_id = ""
     stage: Path | None = None
     try:
@@ -97,7 +103,7 @@ def extension_install(
         )
         ext_id = info.manifest.id
         lifecycle.fault_point("install.extracted")
-        level, proof = prove_trust(info)
+        level, proof = establish_trust(info, requested=trust)
         # Whatever the bundle was built with, routes must pass this server's allowlist.
         problems = sandbox.check_routes(
             ext_id, info.manifest.data.get("routes", []), level, server_allowlist()
@@ -105,7 +111,7 @@ def extension_install(
         if problems:
             raise ManifestError(problems)
         now = timezone.now()
-        sidecar = _sidecar(info, source, level, proof, actor, now)
+        sidecar = _sidecar(info, source, level, proof, trust, actor, now)
         _write_json(stage / SIDECAR_NAME, sidecar)
         lifecycle.fault_point("install.sidecar_written")
         row = _swap_in(
@@ -135,6 +141,7 @@ def _sidecar(
     source: InstallSource,
     level: str,
     proof: str | None,
+    requested: str | None,
     actor: Any,
     now: datetime,
 ) -> dict[str, Any]:
@@ -142,6 +149,9 @@ def _sidecar(
     trust["level"] = level
     if proof:
         trust["proof"] = proof
+    if requested:
+        # The operator's choice, kept beside what the bundle itself carries.
+        trust["requested"] = requested
     return {
         "id": info.manifest.id,
         "version": info.manifest.version,
@@ -214,10 +224,19 @@ def _swap_in(
             trust=level,
             sha256=info.sha256,
             actor=actor,
-            detail={**action_detail, "source": source.kind},
+            detail={
+                **action_detail,
+                "source": source.kind,
+                **_requested(sidecar),
+            },
         )
         lifecycle.fault_point("install.recorded")
     return row
+
+
+def _requested(sidecar: dict[str, Any]) -> dict[str, Any]:
+    requested = sidecar["trust"].get("requested")
+    return {"trust_requested": requested} if requested else {}
 
 
 def _check_upgrade(

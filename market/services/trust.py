@@ -5,9 +5,45 @@ from __future__ import annotations
 from django.db.models import Q
 
 from market import archive, signing
-from market.errors import TrustUnprovenError
-from market.manifest import parse_signature
+from market.errors import InvalidRequestError, TrustUnprovenError
+from market.manifest import TRUST_LEVELS, parse_signature
 from market.models import CatalogEntry
+
+
+def establish_trust(
+    info: archive.BundleInfo, *, requested: str | None = None
+) -> tuple[str, str | None]:
+    """The level to install ``info`` at, given what the install request asked for.
+
+    - nothing: what the bundle proves (:func:`prove_trust`);
+    - ``"unverified"``: the operator's choice to run it sandboxed, whatever the bundle
+      claims or could prove, so no proof is looked for;
+    - ``"verified"``: a requirement: a bundle that does not prove it is refused
+      ``trust_unproven`` rather than installed as ``unverified``.
+    """
+    if requested is not None and requested not in TRUST_LEVELS:
+        raise InvalidRequestError(
+            "trust must be one of: " + ", ".join(TRUST_LEVELS),
+            details={"trust": requested if isinstance(requested, str) else None},
+        )
+    if requested == "unverified":
+        return "unverified", None
+    level, proof = prove_trust(info)
+    if requested == "verified" and level != "verified":
+        manifest = info.manifest
+        raise TrustUnprovenError(
+            f"the request requires trust level verified, but {manifest.id} "
+            f"{manifest.version} claims {manifest.trust_level}; only a bundle the "
+            "catalogue approved as verified, or one signed by a trusted key, is "
+            "verified",
+            details={
+                "id": manifest.id,
+                "requested": "verified",
+                "claimed": manifest.trust_level,
+                "sha256": info.sha256,
+            },
+        )
+    return level, proof
 
 
 def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:

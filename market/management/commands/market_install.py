@@ -19,6 +19,12 @@ class Command(BaseCommand):
         parser.add_argument("bundle", help="path to a .cvnext bundle")
         parser.add_argument("--reinstall", action="store_true")
         parser.add_argument("--allow-downgrade", action="store_true")
+        parser.add_argument(
+            "--trust",
+            choices=("unverified", "verified"),
+            help="unverified: run it sandboxed whatever it proves; verified: refuse "
+            "it unless it proves verified",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, **opts) -> None:
@@ -31,6 +37,7 @@ class Command(BaseCommand):
                 source=source,
                 reinstall=opts["reinstall"],
                 allow_downgrade=opts["allow_downgrade"],
+                trust=opts["trust"],
             )
         except MarketError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
