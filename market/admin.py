@@ -96,6 +96,9 @@ class CatalogEntryAdmin(admin.ModelAdmin):
                 "content_verified": report.get("content_verified"),
                 "files": report.get("files", []),
                 "warnings": report.get("warnings", []),
+                "warning_count": report.get(
+                    "warning_count", len(report.get("warnings", []))
+                ),
             },
         )
 

@@ -7,8 +7,50 @@ nothing about HTTP: ``market.api.exceptions`` maps codes to statuses in one tabl
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
+
+# Every list an error carries (problems, warnings, entries) keeps its first MAX_LISTED
+# items plus the total, and every text is clipped, so a small hostile input can never
+# turn into a large response, stored row or log line.
+MAX_LISTED = 50
+MAX_PATH_CHARS = 256
+MAX_MESSAGE_CHARS = 500
+MAX_TEXT_CHARS = 1000
+MAX_DETAIL_DEPTH = 6
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, the cut marked with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+def bounded(value: Any, depth: int = 0) -> Any:
+    """A copy of JSON-ish ``value`` of bounded size, for error details.
+
+    Lists and objects keep their first MAX_LISTED items; a list cut short inside an
+    object gets a ``<key>_count`` sibling with its real length. Strings are clipped
+    to MAX_TEXT_CHARS, and anything nested deeper than MAX_DETAIL_DEPTH is dropped.
+    """
+    if isinstance(value, str):
+        return clip(value, MAX_TEXT_CHARS)
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if depth >= MAX_DETAIL_DEPTH:
+        return None
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, item in list(value.items())[:MAX_LISTED]:
+            name = clip(str(key), MAX_PATH_CHARS)
+            out[name] = bounded(item, depth + 1)
+            if isinstance(item, list | tuple) and len(item) > MAX_LISTED:
+                out.setdefault(f"{name}_count", len(item))
+        return out
+    if isinstance(value, list | tuple):
+        return [bounded(item, depth + 1) for item in value[:MAX_LISTED]]
+    return clip(str(value), MAX_TEXT_CHARS)
 
 
 @dataclass(frozen=True)
@@ -21,6 +63,14 @@ class Problem:
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
+
+    def clipped(self) -> Problem:
+        """This problem with its path and message cut to their bounds."""
+        path = clip(self.path, MAX_PATH_CHARS)
+        message = clip(self.message, MAX_MESSAGE_CHARS)
+        if path == self.path and message == self.message:
+            return self
+        return Problem(path, self.code, message)
 
 
 class MarketError(Exception):
@@ -35,32 +85,78 @@ class MarketError(Exception):
         code: str | None = None,
         details: Any = None,
     ) -> None:
+        message = clip(message, MAX_TEXT_CHARS)
         super().__init__(message)
         self.message = message
         if code is not None:
             self.code = code
-        self.details = details if details is not None else {}
+        self.details = bounded(details) if details is not None else {}
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "message": self.message, "details": self.details}
 
 
 class ManifestError(MarketError):
-    """The manifest is invalid; ``problems`` lists every problem, not the first."""
+    """The manifest is invalid.
+
+    ``problems`` are the first MAX_LISTED problems (in the order given: the
+    normaliser sorts them by path) and ``problem_count`` how many there are in all,
+    so a modder sees many problems at once and a hostile manifest that repeats one
+    mistake a million times still makes a small error.
+    """
 
     code = "manifest_invalid"
 
-    def __init__(self, problems: list[Problem], message: str | None = None) -> None:
-        self.problems = list(problems)
+    def __init__(
+        self,
+        problems: Iterable[Problem],
+        message: str | None = None,
+        *,
+        count: int | None = None,
+        exact: bool = True,
+        code: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        listed = list(itertools.islice(problems, MAX_LISTED + 1))
+        self.problem_count = max(count or 0, len(listed))
+        # False when validation stopped looking: ``problem_count`` is a minimum.
+        self.problem_count_exact = exact
+        self.problems = [p.clipped() for p in listed[:MAX_LISTED]]
         if message is None:
-            count = len(self.problems)
-            noun = "problem" if count == 1 else "problems"
-            message = f"manifest has {count} {noun}"
+            noun = "problem" if self.problem_count == 1 else "problems"
+            at_least = "" if exact else "at least "
+            message = f"manifest has {at_least}{self.problem_count} {noun}"
             if self.problems:
                 first = self.problems[0]
                 message += f"; first: {first.path}: {first.message}"
+        more = {} if exact else {"problem_count_exact": False}
         super().__init__(
-            message, details={"problems": [p.as_dict() for p in self.problems]}
+            message,
+            code=code,
+            details={
+                **(details or {}),
+                "problems": [p.as_dict() for p in self.problems],
+                "problem_count": self.problem_count,
+                **more,
+            },
+        )
+
+
+class ManifestLimitError(ManifestError):
+    """The manifest is over one of the bounds on its size and shape (``limit``).
+
+    Refused before any rule runs on it, so the work a manifest can cause is bounded.
+    """
+
+    code = "limit_exceeded"
+
+    def __init__(self, *, name: str, limit: int, value: int, path: str) -> None:
+        problem = Problem(path, "limit_exceeded", f"{value} is over {name}={limit}")
+        super().__init__(
+            [problem],
+            f"the manifest is over its limit {name}={limit} at {path or '(root)'}",
+            code="limit_exceeded",
+            details={"name": name, "limit": limit, "value": value, "path": path},
         )
 
 

@@ -156,6 +156,7 @@ def installed_payload(
         "capabilities": capabilities(row.manifest),
         "diagnostics": row.manifest.get("diagnostics", {}),
         "warnings": row.warnings,
+        "warning_count": sidecar.get("warning_count", len(row.warnings)),
         "update_available": update_available(row.version, latest.get(row.extension_id)),
     }
 

@@ -72,7 +72,10 @@ class InstalledItemSerializer(serializers.Serializer):
     manifest_summary = ManifestSummarySerializer()
     capabilities = CapabilitiesSerializer()
     diagnostics = serializers.DictField()
-    warnings = serializers.ListField(child=serializers.DictField())
+    warnings = serializers.ListField(
+        child=serializers.DictField(), help_text="The first 50 warnings."
+    )
+    warning_count = serializers.IntegerField(help_text="How many warnings in all.")
     update_available = serializers.CharField(
         allow_null=True,
         help_text="The newest approved catalogue version when it is newer than the "

@@ -12,9 +12,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from market.errors import ContentMismatchError, ManifestError, Problem
+from market.errors import (
+    ContentMismatchError,
+    ManifestError,
+    ManifestLimitError,
+    Problem,
+)
 from market.manifest import (
     Manifest,
+    ProblemList,
     content_record,
     missing_file_problems,
     normalise_manifest,
@@ -48,12 +54,17 @@ def normalise_with_files(
         manifest = normalise_manifest(
             raw, source_name=source_name, trust_level=trust_level, allowlist=allowlist
         )
+    except ManifestLimitError:
+        raise
     except ManifestError as exc:
         flagged = {p.path for p in exc.problems}
         missing = [p for p in missing_file_problems(raw, have) if p.path not in flagged]
         if not missing:
             raise
-        raise ManifestError([*exc.problems, *missing]) from exc
+        found = ProblemList()
+        found.extend([*exc.problems, *missing])
+        count = exc.problem_count + len(missing)
+        raise ManifestError(found.first(), count=count) from exc
     problems = missing_file_problems(manifest.data, have)
     if problems:
         raise ManifestError(problems)

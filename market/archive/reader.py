@@ -41,12 +41,18 @@ from market.errors import (
     Problem,
     UnsafePathError,
 )
-from market.manifest import MANIFEST_FILENAMES, Manifest, parse_manifest_bytes
+from market.manifest import (
+    LIMITS,
+    MANIFEST_FILENAMES,
+    Manifest,
+    check_manifest_size,
+    parse_manifest_bytes,
+)
 from market.sandbox import Allowlist
 
 MIB = 1024 * 1024
 CHUNK_BYTES = MIB
-MAX_MANIFEST_BYTES = MIB
+MAX_MANIFEST_BYTES = LIMITS.max_bytes
 FILE_MODE, DIR_MODE = 0o644, 0o755
 
 # ... in the end-of-central-directory record zipfile._EndRecData returns.
@@ -164,8 +170,9 @@ def _read_manifest(
         member = by_name.get(source_name)
         if member is None:
             continue
-        size = member.info.file_size
-        enforce(f"the size of {source_name}", size, MAX_MANIFEST_BYTES)
+        # Held to the manifest's byte limit before a byte is inflated: _stream stops
+        # at the declared size, so a small member cannot grow past it.
+        check_manifest_size(member.info.file_size)
         raw, _, _ = _stream(zf, member, None, keep=True)
         return parse_manifest_bytes(raw, source_name=source_name), source_name
     raise ManifestMissingError(

@@ -4,9 +4,11 @@ Pure package: no Django. The packager, the install service and the admin share i
 they import from here, not from the modules below, which are laid out by job:
 
 - ``registry``: versions, trust levels, permission scopes, HTTP methods, key sets.
-- ``parsing``: manifest bytes to a dict; JSON values no manifest may hold.
+- ``limits``: bounds on a manifest's size and shape (``LIMITS``), checked before
+  any rule runs; JSON values no manifest may hold.
+- ``parsing``: manifest bytes to a dict.
 - ``schema``: the JSON Schema file and its validator.
-- ``problems``: problem paths, schema-error mapping, de-duplication and order.
+- ``problems``: problem paths, schema-error mapping, the bounded ``ProblemList``.
 - ``paths``: route path and bundle path checks.
 - ``normalise``: ``normalise_manifest``, the ``Normaliser`` and ``Manifest``; its
   sections are in ``normalise_identity``, ``normalise_routes``, ``normalise_trust``
@@ -24,8 +26,18 @@ from market.manifest.digest import (
     manifest_json_bytes,
     manifest_sha256,
 )
+from market.manifest.limits import (
+    LIMITS,
+    MAX_PROBLEMS,
+    MAX_WARNINGS,
+    ManifestLimits,
+)
+from market.manifest.limits import (
+    check_size as check_manifest_size,
+)
 from market.manifest.normalise import Manifest, normalise_manifest
 from market.manifest.parsing import parse_manifest_bytes, read_manifest_dir
+from market.manifest.problems import ProblemList
 from market.manifest.registry import (
     DEFAULT_MANIFEST_VERSION,
     HTTP_METHODS,
@@ -34,6 +46,7 @@ from market.manifest.registry import (
     MANIFEST_FILENAMES,
     SCHEMA_ID,
     SUPPORTED_MANIFEST_VERSIONS,
+    TRUST_KEYS,
     TRUST_LEVELS,
 )
 from market.manifest.schema import SCHEMA_PATH, load_schema
@@ -51,14 +64,21 @@ __all__ = [
     "HTTP_METHODS",
     "ID_PATTERN",
     "KNOWN_PERMISSION_SCOPES",
+    "LIMITS",
     "MANIFEST_FILENAMES",
+    "MAX_PROBLEMS",
+    "MAX_WARNINGS",
     "SCHEMA_ID",
     "SCHEMA_PATH",
     "SUPPORTED_MANIFEST_VERSIONS",
+    "TRUST_KEYS",
     "TRUST_LEVELS",
     "Manifest",
+    "ManifestLimits",
+    "ProblemList",
     "canonical_json",
     "capabilities",
+    "check_manifest_size",
     "content_record",
     "load_schema",
     "manifest_json_bytes",

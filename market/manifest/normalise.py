@@ -16,11 +16,11 @@ from typing import Any
 from market import sandbox
 from market.errors import ManifestError, Problem
 from market.manifest.digest import manifest_sha256
+from market.manifest.limits import MAX_SCHEMA_ERRORS, MAX_WARNINGS, check_value
 from market.manifest.normalise_identity import IdentitySections
 from market.manifest.normalise_routes import RouteSections
 from market.manifest.normalise_trust import TrustSections
-from market.manifest.parsing import json_value_problems
-from market.manifest.problems import finish_problems, schema_problems
+from market.manifest.problems import ProblemList, schema_problems
 from market.manifest.registry import TOP_LEVEL_KEYS
 from market.manifest.schema import schema_validator
 
@@ -33,8 +33,14 @@ class Manifest:
     """A valid, normalised manifest. ``data`` is shared: copy it before changing it."""
 
     data: dict[str, Any]
+    # The first MAX_WARNINGS warnings, and how many there are in all.
     warnings: tuple[Problem, ...] = ()
     source_name: str = "manifest.json"
+    warning_count: int = 0
+
+    def __post_init__(self) -> None:
+        if self.warning_count < len(self.warnings):
+            object.__setattr__(self, "warning_count", len(self.warnings))
 
     @property
     def id(self) -> str:
@@ -92,47 +98,61 @@ def normalise_manifest(
     allowlist: sandbox.Allowlist | None = None,
 ) -> Manifest:
     """Validate ``raw`` and return it normalised, or raise ManifestError with every
-    problem found (schema, semantic rules and the sandbox's route allowlist).
+    problem found (schema, semantic rules and the sandbox's route allowlist): the
+    first ``MAX_PROBLEMS`` by path, and their count.
 
+    ``raw`` is first held to the manifest limits (ManifestLimitError, code
+    ``limit_exceeded``), which bounds the work of everything after.
     ``trust_level`` overrides ``trust.level`` (the packager's ``--trust``).
     """
-    value_problems = json_value_problems(raw)
+    value_problems = check_value(raw)
     if not isinstance(raw, dict):
         raise ManifestError(
             [Problem("", "not_an_object", "the manifest must be a JSON object")]
         )
-    schema_found = schema_problems(schema_validator(), raw)
+    schema_found, complete = schema_problems(
+        schema_validator(), raw, limit=MAX_SCHEMA_ERRORS
+    )
     if value_problems:
         # Values that no JSON library round-trips: stop before copying them.
-        raise ManifestError(finish_problems([*value_problems, *schema_found]))
+        found = ProblemList()
+        found.extend(value_problems)
+        found.extend(schema_found)
+        found.exact = complete
+        raise found.error()
 
     normaliser = Normaliser(raw, trust_level)
     data = normaliser.run()
     # Semantic problems first: on the same (path, code) their message is clearer.
-    problems = finish_problems([*normaliser.problems, *schema_found])
-    if not any(p.path.split("[")[0].split(".")[0] in _SANDBOX_INPUTS for p in problems):
-        problems = finish_problems(
-            [
-                *problems,
-                *sandbox.check_routes(
-                    data["id"],
-                    data["routes"],
-                    data["trust"]["level"],
-                    allowlist or sandbox.default_allowlist(),
-                ),
-            ]
+    problems = normaliser.problems
+    problems.extend(schema_found)
+    problems.exact = complete
+    if not problems.roots & _SANDBOX_INPUTS:
+        problems.extend(
+            sandbox.check_routes(
+                data["id"],
+                data["routes"],
+                data["trust"]["level"],
+                allowlist or sandbox.default_allowlist(),
+            )
         )
     if problems:
-        raise ManifestError(problems)
+        raise problems.error()
 
-    warnings = list(normaliser.warnings)
+    found_warnings = normaliser.warnings
+    warnings = list(found_warnings.held)
+    count = found_warnings.count
     if source_name == "extension.json":
-        warnings.insert(
-            0,
-            Problem(
-                "",
-                "legacy_filename",
-                "extension.json is the legacy name; rename it to manifest.json",
-            ),
+        legacy = Problem(
+            "",
+            "legacy_filename",
+            "extension.json is the legacy name; rename it to manifest.json",
         )
-    return Manifest(data=data, warnings=tuple(warnings), source_name=source_name)
+        warnings = [legacy, *warnings][:MAX_WARNINGS]
+        count += 1
+    return Manifest(
+        data=data,
+        warnings=tuple(warnings),
+        source_name=source_name,
+        warning_count=count,
+    )

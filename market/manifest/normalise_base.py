@@ -10,17 +10,16 @@ from collections.abc import Iterable
 from typing import Any
 
 from market.errors import Problem
+from market.manifest.problems import ProblemList, WarningList
 
 
 def fold_strings(values: Iterable[Any]) -> list[str]:
     """Strings stripped, blanks and duplicates dropped, first occurrence order kept."""
-    out: list[str] = []
-    for value in values:
-        if isinstance(value, str):
-            value = value.strip()
-            if value and value not in out:
-                out.append(value)
-    return out
+    return list(dict.fromkeys(v for v in map(_stripped, values) if v))
+
+
+def _stripped(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
 
 
 class NormaliserBase:
@@ -33,15 +32,16 @@ class NormaliserBase:
     def __init__(self, raw: dict[str, Any], trust_level: str | None) -> None:
         self.raw = raw
         self.trust_level = trust_level
-        self.problems: list[Problem] = []
-        self.warnings: list[Problem] = []
+        # Bounded: counted in full, only the first few held (see ProblemList).
+        self.problems = ProblemList()
+        self.warnings = WarningList()
         self.data: dict[str, Any] = {}
 
     def error(self, path: str, code: str, message: str) -> None:
-        self.problems.append(Problem(path, code, message))
+        self.problems.add(Problem(path, code, message))
 
     def warn(self, path: str, code: str, message: str) -> None:
-        self.warnings.append(Problem(path, code, message))
+        self.warnings.add(Problem(path, code, message))
 
     def _unknown_keys(self, obj: dict[str, Any], known: Iterable[str], at: str) -> None:
         for key in obj:

@@ -1,7 +1,10 @@
-"""Reading manifests: bytes to a dict, and the JSON values no manifest may hold.
+"""Reading manifests: bytes to a dict.
 
-Refuses what JSON parsers disagree on (duplicate keys, ``NaN``, lone surrogates,
-integers beyond 2**53) so a reviewer and the Studio always see the same manifest.
+Refuses what JSON parsers disagree on (duplicate keys, ``NaN``; lone surrogates and
+integers beyond 2**53 are left to :mod:`market.manifest.limits`) so a reviewer and
+the Studio always see the same manifest, and bounds the work: the bytes are held to
+``LIMITS.max_bytes`` before they are parsed, and nesting too deep for the parser is
+``limit_exceeded``, never a crash.
 """
 
 from __future__ import annotations
@@ -10,9 +13,15 @@ import json
 from pathlib import Path
 from typing import Any
 
-from market.errors import ManifestError, ManifestMissingError, Problem
-from market.manifest.problems import format_path, short
-from market.manifest.registry import MANIFEST_FILENAMES, MAX_DEPTH, MAX_SAFE_INTEGER
+from market.errors import (
+    ManifestError,
+    ManifestLimitError,
+    ManifestMissingError,
+    Problem,
+)
+from market.manifest.limits import LIMITS, check_size, check_value
+from market.manifest.problems import short
+from market.manifest.registry import MANIFEST_FILENAMES
 
 
 def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -21,7 +30,7 @@ def _reject_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj: dict[str, Any] = {}
     for key, value in pairs:
         if key in obj:
-            raise ValueError(f"duplicate key {key!r}")
+            raise ValueError(f"duplicate key {short(key)}")
         obj[key] = value
     return obj
 
@@ -32,6 +41,7 @@ def _reject_constant(name: str) -> Any:
 
 def parse_manifest_bytes(raw: bytes, *, source_name: str = "manifest.json") -> dict:
     """Decode manifest bytes (UTF-8, optional BOM) into a dict, or ManifestError."""
+    check_size(len(raw))
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -48,7 +58,16 @@ def parse_manifest_bytes(raw: bytes, *, source_name: str = "manifest.json") -> d
         message = f"{source_name} is not valid JSON: {exc.msg} (line {exc.lineno}, "
         message += f"column {exc.colno})"
         raise ManifestError([Problem("", "invalid_json", message)]) from exc
-    except (ValueError, RecursionError) as exc:
+    except RecursionError as exc:
+        # Far deeper than LIMITS.max_depth: the parser's own stack gave out first.
+        raise ManifestLimitError(
+            name="max_depth",
+            limit=LIMITS.max_depth,
+            value=LIMITS.max_depth + 1,
+            path="",
+        ) from exc
+    except ValueError as exc:
+        # Duplicate keys, NaN, integers longer than Python's digit limit.
         raise ManifestError(
             [Problem("", "invalid_json", f"{source_name} is not valid JSON: {exc}")]
         ) from exc
@@ -56,6 +75,7 @@ def parse_manifest_bytes(raw: bytes, *, source_name: str = "manifest.json") -> d
         raise ManifestError(
             [Problem("", "not_an_object", f"{source_name} must hold a JSON object")]
         )
+    check_value(value)  # the bounds now; value problems are the normaliser's
     return value
 
 
@@ -66,7 +86,9 @@ def read_manifest_dir(src: Path) -> tuple[dict, str]:
         path = src / name
         if path.is_file():
             try:
-                raw = path.read_bytes()
+                with path.open("rb") as fh:
+                    # One byte over the limit is enough to refuse it.
+                    raw = fh.read(LIMITS.max_bytes + 1)
             except OSError as exc:
                 raise ManifestMissingError(
                     f"{path}: cannot read the manifest: {exc.strerror or exc}"
@@ -76,55 +98,3 @@ def read_manifest_dir(src: Path) -> tuple[dict, str]:
         f"{src} has no {' or '.join(MANIFEST_FILENAMES)}",
         details={"path": str(src)},
     )
-
-
-def json_value_problems(value: Any) -> list[Problem]:
-    """Values that cannot round-trip through RFC 8785 JSON, or nest too deeply."""
-    problems: list[Problem] = []
-    stack: list[tuple[Any, list[str | int]]] = [(value, [])]
-    while stack:
-        item, parts = stack.pop()
-        path = format_path(parts)
-        if len(parts) > MAX_DEPTH:
-            problems.append(Problem(path, "invalid_value", "nested too deeply"))
-            continue
-        if isinstance(item, dict):
-            for key, child in item.items():
-                if not isinstance(key, str) or not _encodable(key):
-                    problems.append(
-                        Problem(path, "invalid_value", f"bad object key {short(key)}")
-                    )
-                    continue
-                stack.append((child, [*parts, key]))
-        elif isinstance(item, list):
-            stack.extend((child, [*parts, i]) for i, child in enumerate(item))
-        elif isinstance(item, str):
-            if not _encodable(item):
-                problems.append(
-                    Problem(path, "invalid_value", "string is not valid Unicode")
-                )
-        elif isinstance(item, bool) or item is None:
-            pass
-        elif isinstance(item, int):
-            if abs(item) > MAX_SAFE_INTEGER:
-                problems.append(
-                    Problem(path, "invalid_value", "integer outside +/-(2**53-1)")
-                )
-        elif isinstance(item, float):
-            if item != item or item in (float("inf"), float("-inf")):
-                problems.append(Problem(path, "invalid_value", "number must be finite"))
-        else:
-            problems.append(
-                Problem(
-                    path, "invalid_type", f"not a JSON value: {type(item).__name__}"
-                )
-            )
-    return problems
-
-
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:  # lone surrogates from "\ud800" escapes
-        return False
-    return True

@@ -7,13 +7,14 @@ reads them.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from market.errors import Problem
+from market.errors import MAX_LISTED, ManifestError, Problem
 
 # Problem code of a schema failure (other than type/required) by top-level field.
 _FIELD_CODES = {
@@ -58,16 +59,72 @@ def _path_key(problem: Problem) -> tuple[tuple[int, int | str], ...]:
     return tuple((0, int(num)) if num else (1, name) for num, name in tokens)
 
 
-def finish_problems(problems: Iterable[Problem]) -> list[Problem]:
-    """One problem per (path, code), the first reported kept, sorted by path."""
-    seen: set[tuple[str, str]] = set()
-    unique = []
-    for problem in problems:
+def root_field(path: str) -> str:
+    """``"routes[2].path"`` -> ``"routes"``: the top-level field a path is in."""
+    return path.split("[")[0].split(".")[0]
+
+
+class ProblemList:
+    """Problems as the rules report them: one per (path, code), the first reported
+    kept, all of them counted, but only the first ``keep`` by path held.
+
+    So a manifest that repeats one mistake a hundred thousand times costs a counter,
+    not a hundred thousand held problems, and the problems listed are exactly the
+    first ``keep`` of the full sorted list.
+    """
+
+    def __init__(self, keep: int = MAX_LISTED) -> None:
+        self.keep = keep
+        self.count = 0
+        # False when a rule stopped looking early: ``count`` is then a minimum.
+        self.exact = True
+        self.roots: set[str] = set()
+        self._seen: set[tuple[str, str]] = set()
+        self._held: list[tuple[tuple[tuple[int, int | str], ...], int, Problem]] = []
+
+    def __bool__(self) -> bool:
+        return self.count > 0
+
+    def add(self, problem: Problem) -> None:
         key = (problem.path, problem.code)
-        if key not in seen:
-            seen.add(key)
-            unique.append(problem)
-    return sorted(unique, key=_path_key)
+        if key in self._seen:
+            return
+        self._seen.add(key)
+        self.count += 1
+        self.roots.add(root_field(problem.path))
+        self._held.append((_path_key(problem), self.count, problem))
+        if len(self._held) >= 2 * self.keep:
+            self._trim()
+
+    def extend(self, problems: Iterable[Problem]) -> None:
+        for problem in problems:
+            self.add(problem)
+
+    def first(self) -> list[Problem]:
+        """The first ``keep`` problems, sorted by path (report order on a tie)."""
+        self._trim()
+        return [problem for _, _, problem in self._held]
+
+    def error(self) -> ManifestError:
+        return ManifestError(self.first(), count=self.count, exact=self.exact)
+
+    def _trim(self) -> None:
+        self._held.sort(key=lambda held: held[:2])
+        del self._held[self.keep :]
+
+
+class WarningList:
+    """Warnings in the order found: the first ``keep`` held, all of them counted."""
+
+    def __init__(self, keep: int = MAX_LISTED) -> None:
+        self.keep = keep
+        self.count = 0
+        self.held: list[Problem] = []
+
+    def add(self, warning: Problem) -> None:
+        self.count += 1
+        if len(self.held) < self.keep:
+            self.held.append(warning.clipped())
 
 
 def short(value: Any) -> str:
@@ -76,9 +133,20 @@ def short(value: Any) -> str:
     return text if len(text) <= 60 else text[:57] + "..."
 
 
-def schema_problems(validator: Draft202012Validator, raw: Any) -> list[Problem]:
-    """Every schema failure as a Problem with a stable code and a readable path."""
-    errors = list(validator.iter_errors(raw))
+def schema_problems(
+    validator: Draft202012Validator, raw: Any, *, limit: int | None = None
+) -> tuple[list[Problem], bool]:
+    """Schema failures as Problems with stable codes and readable paths, and whether
+    that is all of them: the scan stops after ``limit`` failures (each costs the
+    validator far more than a semantic check, and a manifest that fails a thousand
+    times has said enough)."""
+    errors = list(
+        itertools.islice(
+            validator.iter_errors(raw), None if limit is None else limit + 1
+        )
+    )
+    complete = limit is None or len(errors) <= limit
+    errors = errors[:limit]
     # A wrong type explains every other failure at the same place.
     typed = {tuple(e.absolute_path) for e in errors if e.validator == "type"}
     problems: list[Problem] = []
@@ -87,7 +155,7 @@ def schema_problems(validator: Draft202012Validator, raw: Any) -> list[Problem]:
         if error.validator != "type" and tuple(parts) in typed:
             continue
         problems.extend(_error_problems(error, parts))
-    return problems
+    return problems, complete
 
 
 def _error_problems(error: ValidationError, parts: list[Any]) -> Iterator[Problem]:

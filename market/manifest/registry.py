@@ -22,9 +22,6 @@ ID_PATTERN = r"^[a-z][a-z0-9_.-]{2,63}$"
 ID_RE = re.compile(r"[a-z][a-z0-9_.-]{2,63}")
 MAX_VERSION_LENGTH = 128
 MAX_ROUTE_PATH_LENGTH = 512
-# Deeper values are refused rather than risk recursion limits in JSON libraries.
-MAX_DEPTH = 32
-MAX_SAFE_INTEGER = 2**53 - 1
 
 # The spec's registry, in the spec's order, with the spec's descriptions.
 KNOWN_PERMISSION_SCOPES: dict[str, str] = {

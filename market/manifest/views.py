@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from market.errors import Problem
-from market.manifest.registry import KNOWN_PERMISSION_SCOPES
+from market.manifest.registry import KNOWN_PERMISSION_SCOPES, TRUST_KEYS
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -43,8 +43,12 @@ def capabilities(data: dict) -> dict[str, Any]:
 
 
 def manifest_summary(data: dict) -> dict[str, Any]:
-    """The catalogue card of a manifest."""
+    """The catalogue card of a manifest. Its ``trust`` holds the known trust fields
+    only: unknown keys stay in the manifest, not on every card of every listing."""
     authors = list(data.get("authors") or [])
+    trust = data.get("trust")
+    if not (isinstance(trust, dict) and trust):
+        trust = {"level": "unverified"}
     return {
         "id": data.get("id"),
         "name": data.get("name"),
@@ -52,7 +56,7 @@ def manifest_summary(data: dict) -> dict[str, Any]:
         "summary": data.get("summary", ""),
         "authors": authors,
         "primary_author": authors[0] if authors else None,
-        "trust": copy.deepcopy(data.get("trust") or {"level": "unverified"}),
+        "trust": {k: copy.deepcopy(v) for k, v in trust.items() if k in TRUST_KEYS},
         "capabilities": capabilities(data),
     }
 

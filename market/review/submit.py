@@ -19,7 +19,12 @@ from market.manifest import Manifest, capabilities
 from market.models import CatalogEntry, LifecycleAction
 from market.review.state import latest_approved
 from market.selectors import catalog_card
-from market.services import archive_limits, server_allowlist, source_from_upload
+from market.services import (
+    archive_limits,
+    bundle_warnings,
+    server_allowlist,
+    source_from_upload,
+)
 
 
 def _diff_list(old: list[str], new: list[str]) -> dict[str, list[str]]:
@@ -55,8 +60,10 @@ def review_diff(new: dict[str, Any], previous: dict[str, Any] | None) -> dict[st
 
 def _report(info: archive.BundleInfo, previous: CatalogEntry | None) -> dict[str, Any]:
     manifest: Manifest = info.manifest
+    warnings, warning_count = bundle_warnings(info)
     return {
-        "warnings": [w.as_dict() for w in info.warnings],
+        "warnings": warnings,
+        "warning_count": warning_count,
         "content_verified": info.content_verified,
         "capabilities": capabilities(manifest.data),
         "effective_routes": sandbox.effective_routes(

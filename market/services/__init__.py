@@ -12,6 +12,7 @@ from market.services.accounts import (
 from market.services.common import (
     SIDECAR_NAME,
     archive_limits,
+    bundle_warnings,
     extensions_dir,
     server_allowlist,
     staging_dir,
@@ -33,6 +34,7 @@ __all__ = [
     "SIDECAR_NAME",
     "InstallSource",
     "archive_limits",
+    "bundle_warnings",
     "establish_trust",
     "extension_install",
     "extension_install_from",

@@ -11,13 +11,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from market import archive, sandbox
 from market.errors import InstallInProgressError
-from market.manifest import ID_PATTERN
+from market.manifest import ID_PATTERN, MAX_WARNINGS
 from market.models import ExtensionSlot
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,14 @@ def server_allowlist() -> sandbox.Allowlist:
     extra = settings.MARKET_ROUTE_ALLOWLIST
     base = sandbox.default_allowlist()
     return base.merged(sandbox.parse_allowlist(extra)) if extra else base
+
+
+def bundle_warnings(info: archive.BundleInfo) -> tuple[list[dict[str, Any]], int]:
+    """A bundle's warnings as stored and served: the first MAX_WARNINGS, and how
+    many there are in all (a manifest may repeat one oddity thousands of times)."""
+    listed = [w.as_dict() for w in info.warnings[:MAX_WARNINGS]]
+    extra = len(info.warnings) - len(info.manifest.warnings)
+    return listed, info.manifest.warning_count + extra
 
 
 def ensure(path: Path) -> Path:

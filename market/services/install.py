@@ -28,12 +28,13 @@ from market.errors import (
     ManifestError,
 )
 from market.lifecycle import record_error, record_event
-from market.manifest import Manifest
+from market.manifest import TRUST_KEYS, Manifest
 from market.models import InstalledExtension, LifecycleAction
 from market.services.common import (
     ID_RE,
     SIDECAR_NAME,
     archive_limits,
+    bundle_warnings,
     ensure,
     locked_swap,
     server_allowlist,
@@ -145,7 +146,10 @@ def _sidecar(
     actor: Any,
     now: datetime,
 ) -> dict[str, Any]:
-    trust = {k: v for k, v in info.manifest.data.get("trust", {}).items()}
+    warnings, warning_count = bundle_warnings(info)
+    trust = {
+        k: v for k, v in info.manifest.data.get("trust", {}).items() if k in TRUST_KEYS
+    }
     trust["level"] = level
     if proof:
         trust["proof"] = proof
@@ -161,7 +165,8 @@ def _sidecar(
         "installed_at": iso(now),
         "installed_by": getattr(actor, "username", None) or None,
         "source": source.kind,
-        "warnings": [w.as_dict() for w in info.warnings],
+        "warnings": warnings,
+        "warning_count": warning_count,
     }
 
 

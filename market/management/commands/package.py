@@ -88,15 +88,20 @@ def fail(
                 stderr.write(
                     f"  {problem.path or '(root)'}: {problem.message} [{problem.code}]"
                 )
+            more = exc.problem_count - len(exc.problems)
+            if more > 0:
+                stderr.write(f"  ... and {more} more")
     sys.exit(code)
 
 
-def write_warnings(stderr: OutputWrapper, warnings: Any) -> None:
+def write_warnings(stderr: OutputWrapper, warnings: Any, count: int = 0) -> None:
     for warning in warnings:
         stderr.write(
             f"[warn] {warning.path or '(root)'}: {warning.message} [{warning.code}]",
             style_func=_plain,
         )
+    if count > len(warnings):
+        stderr.write(f"[warn] ... and {count - len(warnings)} more", style_func=_plain)
 
 
 def _plain(text: str) -> str:
@@ -205,7 +210,9 @@ class Command(BaseCommand):
         if as_json:
             self.stdout.write(json.dumps(result.as_dict(), indent=2))
             return
-        write_warnings(self.stderr, result.manifest.warnings)
+        write_warnings(
+            self.stderr, result.manifest.warnings, result.manifest.warning_count
+        )
         self.stdout.write(result.format_text())
 
     def _check(
