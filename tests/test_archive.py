@@ -13,7 +13,6 @@ import stat
 import struct
 import tempfile
 import zipfile
-from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -21,19 +20,20 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from market import archive
-from market.archive import ArchiveLimits, extract_bundle, inspect_bundle
+from market.archive import extract_bundle, inspect_bundle
 from market.errors import (
     ArchiveError,
     DuplicateEntryError,
     ManifestError,
-    MarketError,
 )
 from market.sandbox import parse_allowlist
 from tests.bundles import (
     FILES,
     Entry,
+    Workspace,
     good_entries,
     headers,
+    listing,
     manifest_bytes,
     patch_bytes,
     patch_field,
@@ -47,40 +47,6 @@ from tests.bundles import (
 def market_root(tmp_path: Path) -> Path:
     """Overrides the Django-backed conftest fixture: this module is pure."""
     return tmp_path / "var"
-
-
-# --- the harness ------------------------------------------------------------------
-
-
-def listing(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*"))
-
-
-class Workspace:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.bundles = root / "bundles"
-        self.out = root / "out"
-        self.bundles.mkdir()
-        self.out.mkdir()
-
-    def bundle(self, entries: Iterable[Entry], **kw: int) -> Path:
-        return write_zip(self.bundles / "test.cvnext", entries, **kw)
-
-    def refused(self, bundle: Path, code: str, **limits: int) -> MarketError:
-        """Both readers refuse ``bundle`` with ``code`` and leave no trace."""
-        before = listing(self.root)
-        dest = self.out / "dest"
-        with pytest.raises(MarketError) as extracted:
-            extract_bundle(bundle, dest, limits=ArchiveLimits(**limits))
-        assert extracted.value.code == code, extracted.value.message
-        assert not os.path.lexists(dest)
-        assert listing(self.root) == before
-        with pytest.raises(MarketError) as inspected:
-            inspect_bundle(bundle, limits=ArchiveLimits(**limits))
-        assert inspected.value.code == code
-        assert listing(self.root) == before
-        return extracted.value
 
 
 @pytest.fixture

@@ -1,14 +1,19 @@
 """Safe reading and extraction of ``.cvnext`` bundles (zip archives).
 
-``zipfile`` parses the archive; this package decides what it may contain. Every member
-is checked before a byte is written: its raw name, its type, flags, compression and
-declared sizes against :class:`ArchiveLimits`, name collisions that one file system
-would fold together (case, NFC/NFKC), and the byte ranges of the entries. The manifest
-is read and normalised, the files it references must be present, and its ``content``
+``zipfile`` parses the archive; this package decides what it may contain. The byte
+layout is checked first, so that every zip reader sees the same files: the end
+records and central directory before zipfile reads them, then the members tiling the
+archive with local headers that agree with the directory. Every member is checked
+before a byte is written: its raw name, its type, flags, compression and declared
+sizes against :class:`ArchiveLimits`, and name collisions that one file system would
+fold together (case, NFC/NFKC, Windows's trailing dots and spaces). The manifest is
+read and normalised, the files it references must be present, and its ``content``
 record is recomputed and compared.
 
-- :mod:`~market.archive.names`: member-name rules and the collision fold, shared with
-  the packager;
+- :mod:`~market.archive.names`: portable member names and the collision key, shared
+  with the packager;
+- :mod:`~market.archive.directory`: end records and the central directory;
+- :mod:`~market.archive.layout`: members tiling the archive, local headers;
 - :mod:`~market.archive.members`: per-member and whole-archive checks from the headers;
 - :mod:`~market.archive.contents`: referenced files and the content record;
 - :mod:`~market.archive.reader`: :func:`inspect_bundle` and :func:`extract_bundle`.

@@ -1,27 +1,31 @@
-"""Member checks from the zip headers alone: types, flags, limits and byte ranges.
+"""Member checks from the zip headers alone: types, flags, limits and byte layout.
 
 Each member's name (see :mod:`market.archive.names`), type (regular files and empty
-directory entries only), flags (no encryption), compression (stored or deflated) and
-declared sizes are checked against :class:`ArchiveLimits`; then the members together:
-entry count, total size, overall ratio, name collisions, and the byte ranges of the
-entries (overlapping entries are the classic non-recursive zip bomb). Nothing here
-decompresses a byte; :mod:`market.archive.reader` counts the real sizes while streaming.
+directory entries only), flags (no encryption, nothing unknown), compression (stored
+or deflated) and declared sizes are checked against :class:`ArchiveLimits`; then the
+members together: entry count, total size, overall ratio, name collisions, and the
+byte layout (:mod:`market.archive.layout`: the entries tile the archive, each local
+header agreeing with its central record, so no two readers see different files and
+no entry is counted twice). Nothing here decompresses a byte;
+:mod:`market.archive.reader` counts the real sizes while streaming.
 """
 
 from __future__ import annotations
 
-import itertools
 import stat
 import struct
 import zipfile
 from dataclasses import dataclass
 from typing import Any
 
-from market.archive.names import (
-    MAX_NAME_BYTES,
-    check_member_name,
-    check_name_collisions,
+from market.archive.directory import (
+    FLAG_DESCRIPTOR,
+    UNICODE_PATH_EXTRA,
+    Directory,
+    corrupt,
 )
+from market.archive.layout import check_layout
+from market.archive.names import check_member_name, check_name_collisions
 from market.errors import (
     ArchiveError,
     EncryptedEntryError,
@@ -38,14 +42,9 @@ RATIO_MIN_BYTES = MIB
 
 FLAG_UTF8 = 0x800
 _FLAG_ENCRYPTED = 0x1 | 0x40 | 0x2000  # traditional, strong, central-directory
-_INFOZIP_UNICODE_PATH = 0x7075
-# The local file header as zipfile reads it (structFileHeader, which typeshed omits),
-# with the positions of the name and extra-field lengths.
-_LOCAL_HEADER = struct.Struct("<4s2B4HL2L2H")
-_LOCAL_SIGNATURE = b"PK\x03\x04"
-_FH_NAME_LENGTH, _FH_EXTRA_LENGTH = 10, 11
-# Worst case per central record we accept: fixed part, longest name, some extras.
-MAX_CENTRAL_RECORD = 46 + MAX_NAME_BYTES + 1024
+# Deflate speed options (bits 1-2), a data descriptor, UTF-8 names: nothing else
+# (bit 5, patched data, needs another file to be read at all).
+_FLAGS_ACCEPTED = 0x2 | 0x4 | FLAG_DESCRIPTOR | FLAG_UTF8
 
 
 @dataclass(frozen=True)
@@ -83,16 +82,23 @@ def check_member(info: zipfile.ZipInfo, limits: ArchiveLimits) -> Member:
     details: dict[str, Any] = {"entry": name}
     if info.flag_bits & _FLAG_ENCRYPTED:
         raise EncryptedEntryError(f"entry {name!r} is encrypted", details=details)
+    if info.flag_bits & ~_FLAGS_ACCEPTED:
+        raise corrupt(
+            "flags",
+            f"entry {name!r} has unknown flag bits 0x{info.flag_bits:04x}",
+            entry=name,
+        )
     if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
         raise UnsupportedCompressionError(
             f"entry {name!r} uses compression method {info.compress_type}; "
             "only stored and deflated are accepted",
             details={**details, "method": info.compress_type},
         )
-    if _has_extra(info.extra, _INFOZIP_UNICODE_PATH):
+    if _has_extra(info.extra, UNICODE_PATH_EXTRA):
         # Some extractors take the name from this field instead: two names, one entry.
         raise UnsafePathError(
-            f"entry {name!r} carries a second (Info-ZIP Unicode) path", details=details
+            f"entry {name!r} carries a second (Info-ZIP Unicode) path",
+            details={**details, "rule": "second_name"},
         )
     is_dir = name.endswith("/")
     fmt = stat.S_IFMT(info.external_attr >> 16)
@@ -105,9 +111,7 @@ def check_member(info: zipfile.ZipInfo, limits: ArchiveLimits) -> Member:
         raise UnsafeEntryTypeError(f"directory {name!r} has content", details=details)
     stored = info.compress_type == zipfile.ZIP_STORED
     if stored and info.compress_size != info.file_size:
-        raise ArchiveError(
-            f"stored entry {name!r} lies about its size", details=details
-        )
+        raise corrupt("size", f"stored entry {name!r} lies about its size", entry=name)
     enforce(f"the size of {name!r}", info.file_size, limits.max_file_bytes, **details)
     if info.file_size > RATIO_MIN_BYTES:
         ratio = info.file_size / max(info.compress_size, 1)
@@ -128,10 +132,20 @@ def _has_extra(extra: bytes, header_id: int) -> bool:
 
 
 def iter_members(
-    zf: zipfile.ZipFile, limits: ArchiveLimits, *, package_size: int
+    zf: zipfile.ZipFile,
+    limits: ArchiveLimits,
+    *,
+    package_size: int,
+    directory: Directory,
 ) -> list[Member]:
-    """Every member checked, alone and against the others (headers only)."""
+    """Every member checked, alone and against the others (headers only).
+
+    ``directory`` is what :func:`market.archive.directory.read_directory` found before
+    ``zf`` was opened; zipfile must have read exactly those records.
+    """
     infos = zf.infolist()
+    if len(infos) != directory.entries or zf.start_dir != directory.offset:
+        raise corrupt("central_directory", "the central directory reads two ways")
     enforce("the number of entries", len(infos), limits.max_entries)
     members = [check_member(info, limits) for info in infos]
     total = sum(m.info.file_size for m in members)
@@ -140,49 +154,10 @@ def iter_members(
         ratio = total / max(package_size, 1)
         enforce("the bundle's compression ratio", ratio, limits.max_ratio)
     check_name_collisions(m.name for m in members)
-    _check_ranges(zf, members, package_size)
-    return members
-
-
-def _check_ranges(
-    zf: zipfile.ZipFile, members: list[Member], package_size: int
-) -> None:
-    """Each entry's local header and data must lie apart, before the directory."""
-    fp = zf.fp
-    if fp is None:
+    if zf.fp is None:
         raise ArchiveError("the archive is closed")
-    end_limit = getattr(zf, "start_dir", package_size)
-    spans = []
-    for m in members:
-        fp.seek(m.info.header_offset)
-        raw = fp.read(_LOCAL_HEADER.size)
-        if len(raw) != _LOCAL_HEADER.size:
-            raise ArchiveError(f"entry {m.name!r}: truncated local header")
-        header = _LOCAL_HEADER.unpack(raw)
-        if header[0] != _LOCAL_SIGNATURE:
-            raise ArchiveError(f"entry {m.name!r}: bad local header")
-        name_len, extra_len = header[_FH_NAME_LENGTH], header[_FH_EXTRA_LENGTH]
-        encoding = "utf-8" if m.info.flag_bits & FLAG_UTF8 else "cp437"
-        if fp.read(name_len) != m.name.encode(encoding):
-            raise ArchiveError(
-                f"entry {m.name!r}: local header names a different file",
-                details={"entry": m.name},
-            )
-        start = m.info.header_offset
-        data_end = start + len(raw) + name_len + extra_len + m.info.compress_size
-        if data_end > end_limit:
-            raise ArchiveError(
-                f"entry {m.name!r} runs past the end of the data area",
-                details={"entry": m.name},
-            )
-        spans.append((start, data_end, m.name))
-    spans.sort()
-    for (_, prev_end, prev), (start, _, name) in itertools.pairwise(spans):
-        if start < prev_end:
-            raise ArchiveError(
-                f"entries {prev!r} and {name!r} overlap (a zip bomb technique)",
-                details={"entries": [prev, name]},
-            )
+    check_layout(zf.fp, members, directory)
+    return members
 
 
 __all__ = [

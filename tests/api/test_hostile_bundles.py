@@ -13,7 +13,20 @@ import pytest
 from django.urls import reverse
 
 from market.models import CatalogEntry, InstalledExtension, LifecycleError
-from tests.bundles import good_entries, patch_bytes, patch_field, typed, write_zip
+from tests.bundles import (
+    add_zip64_end,
+    eocd_of,
+    good_entries,
+    insert_bytes,
+    local_entry,
+    member_end,
+    patch_bytes,
+    patch_eocd,
+    patch_field,
+    typed,
+    write_streamed,
+    write_zip,
+)
 
 
 def extra(name, data=b"evil"):
@@ -94,6 +107,59 @@ def _change_one_byte(entries):
     return [entries[0], (name, bytes([data[0] ^ 1]) + data[1:]), *entries[2:]]
 
 
+def surgery(change, entries=None, *, streamed=False, **kw):
+    """A good bundle (or ``entries``), then ``change(path)`` on its bytes."""
+
+    def build(path: Path) -> Path:
+        write = write_streamed if streamed else write_zip
+        write(path, entries or good_entries(), **kw)
+        change(path)
+        return path
+
+    return build
+
+
+def _append(blob):
+    return lambda p: p.write_bytes(p.read_bytes() + blob)
+
+
+def _hide_between(p: Path) -> None:
+    insert_bytes(p, member_end(p, "manifest.json"), local_entry("hidden.py", b"x\n"))
+
+
+def _hide_before_directory(p: Path) -> None:
+    cd_offset = eocd_of(p.read_bytes())["cd_offset"]
+    insert_bytes(p, cd_offset, local_entry("hidden.py", b"x\n"))
+
+
+def _with_extra(name, extra=b"", comment=b""):
+    info = zipfile.ZipInfo(name)
+    info.extra, info.comment = extra, comment
+    return [*good_entries(), (info, b"data")]
+
+
+def _commented(path: Path) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, data in good_entries():
+            zf.writestr(name, data)
+        zf.comment = b"a comment some readers show"
+    return path
+
+
+def _deflate_with_slack(path: Path) -> Path:
+    import zlib
+
+    payload = b"text\n" * 20
+    deflate = zlib.compressobj(6, zlib.DEFLATED, -15)
+    data = deflate.compress(payload) + deflate.flush() + local_entry("h.py", b"x")
+    entries = [*good_entries(), ("x.txt", data)]
+    write_zip(path, entries, compression=zipfile.ZIP_STORED)
+    patch_field(path, "x.txt", "method", zipfile.ZIP_DEFLATED)
+    patch_field(path, "x.txt", "usize", len(payload))
+    patch_field(path, "x.txt", "crc", zlib.crc32(payload))
+    return path
+
+
 HOSTILE = {
     "traversal": (extra("../x"), "unsafe_path"),
     "nested_traversal": (extra("a/../../x"), "unsafe_path"),
@@ -144,6 +210,73 @@ HOSTILE = {
         "manifest_invalid",
     ),
 }
+
+
+# Bundles another zip reader would read differently (or not at all): refused as
+# corrupt_archive, with the failed check named in the details.
+DIFFERENTIAL = {
+    "directory_offset_past_the_end": (
+        surgery(lambda p: patch_eocd(p, cd_offset=10**6)),
+        "central_directory",
+    ),
+    "entry_count_that_lies": (
+        surgery(lambda p: patch_eocd(p, entries=10, disk_entries=10)),
+        "central_directory",
+    ),
+    "entry_count_fewer": (
+        surgery(lambda p: patch_eocd(p, entries=2, disk_entries=2)),
+        "central_directory",
+    ),
+    "entry_count_saturated": (
+        surgery(lambda p: patch_eocd(p, entries=0xFFFF, disk_entries=0xFFFF)),
+        "zip64_end_record",
+    ),
+    "zip64_count_that_lies": (
+        surgery(lambda p: add_zip64_end(p, entries=9)),
+        "central_directory",
+    ),
+    "zip64_locator_elsewhere": (
+        surgery(lambda p: add_zip64_end(p, locator_offset=0)),
+        "zip64_end_record",
+    ),
+    "trailing_data": (surgery(_append(b"trailing")), "end_record"),
+    "archive_comment": (_commented, "end_record"),
+    "prepended_stub": (
+        surgery(lambda p: insert_bytes(p, 0, b"MZ" + bytes(62))),
+        "tiling",
+    ),
+    "hidden_between_members": (surgery(_hide_between), "tiling"),
+    "hidden_before_directory": (surgery(_hide_before_directory), "tiling"),
+    "local_crc_differs": (
+        surgery(lambda p: patch_field(p, "main.py", "crc", 1, central=False)),
+        "local_header",
+    ),
+    "local_size_differs": (
+        surgery(lambda p: patch_field(p, "main.py", "usize", 1, central=False)),
+        "local_header",
+    ),
+    "local_method_differs": (
+        surgery(lambda p: patch_field(p, "main.py", "method", 0, central=False)),
+        "local_method",
+    ),
+    "local_flags_differ": (
+        surgery(lambda p: patch_field(p, "main.py", "flags", 2, central=False)),
+        "local_flags",
+    ),
+    "stored_with_data_descriptor": (
+        surgery(lambda p: None, streamed=True, compression=zipfile.ZIP_STORED),
+        "data_descriptor",
+    ),
+    "deflate_stream_with_slack": (_deflate_with_slack, "deflate_end"),
+    "unknown_extra_field": (
+        surgery(lambda p: None, _with_extra("x.txt", b"nu\x04\x00link")),
+        "extra_field",
+    ),
+    "entry_comment": (
+        surgery(lambda p: None, _with_extra("x.txt", comment=b"hi")),
+        "entry_comment",
+    ),
+}
 TAMPERED = {
     "file_changed": _change_one_byte,
     "file_added": lambda entries: [*entries, ("extra.py", b"import os\n")],
@@ -188,6 +321,20 @@ def test_hostile_bundle_by_upload(api, tmp_path, market_root, case):
     assert response.status_code == 422
     assert response.json()["error"]["code"] == code
     assert_nothing_left(market_root, code)
+
+
+@pytest.mark.parametrize("case", sorted(DIFFERENTIAL))
+def test_zip_differential_bundle(api, package_dir, market_root, case):
+    build, check = DIFFERENTIAL[case]
+    bundle = build(package_dir / f"{case}.cvnext")
+    response = api.post(
+        reverse("market-api:install"), {"package": str(bundle)}, format="json"
+    )
+    assert response.status_code == 422, response.content
+    error = response.json()["error"]
+    assert error["code"] == "corrupt_archive"
+    assert error["details"]["check"] == check, error
+    assert_nothing_left(market_root, "corrupt_archive")
 
 
 @pytest.mark.parametrize("case", sorted(TAMPERED))
