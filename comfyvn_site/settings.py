@@ -141,7 +141,7 @@ STORAGES = {
     # Catalogue bundles go through the storage API: a local folder by default, an
     # S3-compatible bucket when django-storages is configured in its place.
     "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "market.storage.DurableFileSystemStorage",
         "OPTIONS": {"location": str(MARKET_ROOT / "catalog")},
     },
     "staticfiles": {

@@ -18,7 +18,7 @@ MARKET_PACKAGE_DIRS = [MARKET_ROOT / "packages"]
 MARKET_SIGNING_KEY_FILE = MARKET_ROOT / "keys" / "catalog.pem"
 STORAGES = {
     "default": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "market.storage.DurableFileSystemStorage",
         "OPTIONS": {"location": str(MARKET_ROOT / "catalog")},
     },
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -7,25 +7,42 @@ What a killed process can leave behind, and what ``fix`` does about it:
 - a row whose folder is gone for good: the row is removed;
 - a folder with a marketplace sidecar but no row (killed before the commit): removed,
   so the id is back to "not installed";
-- a folder without a sidecar: not ours; reported, never touched.
+- a folder without a sidecar: not ours; reported, never touched;
+- the temp file of a durable write killed midway (``.comfyvn.json.<hex>.tmp`` beside
+  the flags file, ``.catalog.pem.<hex>.tmp`` beside the catalogue key): removed.
+
+Repairs are as durable as the services (:mod:`market.services.common`): a folder is
+renamed out of ``extensions/`` (flushed) before it is deleted, so a crash during a
+repair never leaves a half-deleted folder that looks unmanaged, and running the doctor
+again finishes the job. A repair that fails is stored as a ``repair``
+``LifecycleError`` and stops the run.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 
-from market.lifecycle import record_event
+from market import flags
+from market.durable import is_temp_name, replace_durably
+from market.lifecycle import record_event, recording
 from market.models import InstalledExtension, LifecycleAction
 from market.services import SIDECAR_NAME, extensions_dir, staging_dir
-from market.services.common import ID_RE, is_lock_timeout, lock_slot
+from market.services.common import (
+    ID_RE,
+    delete_retired,
+    ensure,
+    is_lock_timeout,
+    lock_slot,
+)
 
 
 @dataclass
@@ -88,15 +105,25 @@ def _diagnose(ext_id: str) -> tuple[str, str] | None:
     return ("sidecar_mismatch", "none (reinstall to repair)")
 
 
+def _discard(folder: Path, ext_id: str) -> Path | None:
+    """Move a folder out of ``extensions/`` durably; the caller deletes it."""
+    if not folder.exists():
+        return None
+    aside = ensure(staging_dir()) / f"discard-{ext_id}-{uuid.uuid4().hex}"
+    replace_durably(folder, aside)
+    return aside
+
+
 def _repair(ext_id: str, kind: str) -> None:
     folder = extensions_dir() / ext_id
     row = InstalledExtension.objects.filter(extension_id=ext_id).first()
     if kind == "interrupted_swap" and row is not None:
         trash = _trash_for(ext_id, row.package_sha256)
         if trash is not None:
-            if folder.exists():
-                shutil.rmtree(folder)
-            os.replace(trash, folder)
+            aside = _discard(folder, ext_id)
+            replace_durably(trash, folder)
+            if aside is not None:
+                delete_retired(aside)
     elif kind == "row_without_folder" and row is not None:
         row.delete()
         record_event(
@@ -106,7 +133,30 @@ def _repair(ext_id: str, kind: str) -> None:
             detail={"kind": kind},
         )
     elif kind == "folder_without_row":
-        shutil.rmtree(folder)
+        aside = _discard(folder, ext_id)
+        if aside is not None:
+            delete_retired(aside)
+
+
+def _fix(ext_id: str) -> tuple[str, str, bool] | None:
+    """Diagnose again under the slot lock and repair: ``(kind, repair, repaired)``,
+    or None when there is nothing left to do."""
+    with recording(LifecycleAction.REPAIR, ext_id):
+        try:
+            with transaction.atomic():
+                lock_slot(ext_id)
+                finding = _diagnose(ext_id)
+                if finding is None:
+                    return None
+                kind, repair = finding
+                if kind not in REPAIRABLE:
+                    return kind, repair, False
+                _repair(ext_id, kind)
+                return kind, repair, True
+        except Exception as exc:
+            if not is_lock_timeout(exc):
+                raise
+            return "busy", "skipped: an install is running; run again", False
 
 
 def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
@@ -128,20 +178,10 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
         kind, repair = finding
         repaired = False
         if fix and kind in REPAIRABLE and ID_RE.fullmatch(ext_id):
-            try:
-                with transaction.atomic():
-                    lock_slot(ext_id)
-                    finding = _diagnose(ext_id)
-                    if finding is None:
-                        continue
-                    kind, repair = finding
-                    if kind in REPAIRABLE:
-                        _repair(ext_id, kind)
-                        repaired = True
-            except Exception as exc:
-                if not is_lock_timeout(exc):
-                    raise
-                kind, repair = "busy", "skipped: an install is running; run again"
+            fixed = _fix(ext_id)
+            if fixed is None:
+                continue
+            kind, repair, repaired = fixed
         report.add(kind, ext_id, repair, repaired=repaired)
 
     now = time.time()
@@ -161,7 +201,28 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
                     shutil.rmtree(leftover)
                 else:
                     leftover.unlink()
+    for temp in _stale_temps(now, min_age_seconds):
+        report.add("stale_temp", temp.name, "removed", repaired=fix)
+        if fix:
+            temp.unlink(missing_ok=True)
     return report
+
+
+def _stale_temps(now: float, min_age_seconds: float) -> list[Path]:
+    """Temp files of durable writes (flags, catalogue key) that never finished."""
+    found = []
+    for target in (flags.config_path(), Path(settings.MARKET_SIGNING_KEY_FILE)):
+        if not target.parent.is_dir():
+            continue
+        for path in sorted(target.parent.iterdir()):
+            if (
+                is_temp_name(path.name, of=target.name)
+                and path.is_file()
+                and not path.is_symlink()
+                and now - path.stat().st_mtime >= min_age_seconds
+            ):
+                found.append(path)
+    return found
 
 
 def _claimed(trash: Path) -> bool:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from market.durable import atomic_write_bytes, ensure_dir
 from market.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -124,7 +123,11 @@ def refresh_cache() -> Flags:
 
 
 def write_flags(updates: dict[str, bool]) -> Flags:
-    """Set flags in the config file atomically (temp file + rename); keep the rest."""
+    """Set flags in the config file; keep the rest of it.
+
+    Atomic and durable (temp file, flush, rename, folder flush): a crash leaves the
+    old file or the new one, never an empty one that would turn every flag off.
+    """
     known = {spec.name for spec in FLAGS}
     unknown = sorted(set(updates) - known)
     if unknown:
@@ -136,14 +139,11 @@ def write_flags(updates: dict[str, bool]) -> Flags:
         features = {}
     features.update({k: bool(v) for k, v in updates.items()})
     config["features"] = features
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".comfyvn-", suffix=".json", dir=path.parent)
+    ensure_dir(path.parent)
+    text = json.dumps(config, indent=2, sort_keys=True) + "\n"
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(config, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        mode = path.stat().st_mode & 0o777  # keep the operator's permissions
+    except FileNotFoundError:
+        mode = 0o644
+    atomic_write_bytes(path, text.encode("utf-8"), mode=mode)
     return refresh_cache()

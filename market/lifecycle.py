@@ -1,7 +1,8 @@
 """The lifecycle record: audit events, stored errors and the logfmt server log.
 
 Errors are written on their own connection-level autocommit, outside any failed
-transaction, so a rollback never erases the record of why it rolled back.
+transaction, so a rollback never erases the record of why it rolled back. Services
+wrap each action in :func:`recording`, which does exactly that.
 """
 
 from __future__ import annotations
@@ -10,6 +11,9 @@ import json
 import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -151,3 +155,46 @@ def record_error(
     except Exception:
         logger.exception("could not store lifecycle error %s %s", action, code)
         return None
+
+
+# Set on an exception once it is stored, so nested recordings store it once.
+_RECORDED = "_market_lifecycle_recorded"
+
+
+@dataclass
+class Recording:
+    """The action being recorded; set ``ext_id`` once it is known (e.g. from the
+    bundle's manifest)."""
+
+    action: str
+    ext_id: str = ""
+    actor: Any = None
+
+
+@contextmanager
+def recording(
+    action: str, ext_id: str = "", *, actor: Any = None
+) -> Iterator[Recording]:
+    """Store a failure of the enclosed lifecycle action, then re-raise it.
+
+    Wrap the whole action, its ``transaction.atomic()`` block inside::
+
+        with recording(LifecycleAction.INSTALL, actor=user) as rec:
+            rec.ext_id = manifest.id
+            with transaction.atomic():
+                ...
+
+    The exception leaves the atomic block first, so the rollback cannot erase the
+    ``LifecycleError`` (and the log line) written here. Only ``Exception``s are
+    recorded (not ``KeyboardInterrupt``/``SystemExit``). Nested recordings store an
+    exception once, at the innermost one, which knows the most.
+    """
+    rec = Recording(action, ext_id, actor)
+    try:
+        yield rec
+    except Exception as exc:
+        if not getattr(exc, _RECORDED, False):
+            with suppress(AttributeError):  # an exception type without attributes
+                setattr(exc, _RECORDED, True)
+            record_error(rec.action, rec.ext_id, exc, actor=rec.actor)
+        raise

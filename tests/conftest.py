@@ -33,7 +33,7 @@ def market_root(tmp_path: Path, settings) -> Path:
     settings.STORAGES = {
         **settings.STORAGES,
         "default": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "BACKEND": "market.storage.DurableFileSystemStorage",
             "OPTIONS": {"location": str(root / "catalog")},
         },
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from market.errors import UnsafePathError
 from market.lifecycle import logfmt, record_error, server_log_path
 from market.models import LifecycleError
@@ -43,3 +45,98 @@ def test_unexpected_exceptions_are_stored_without_their_text(db):
     row = LifecycleError.objects.get()
     assert (row.code, row.message) == ("server_error", "internal error")
     assert row.detail == {"type": "RuntimeError"}
+
+
+# -- recording(): one way to store a failed lifecycle action -----------------------
+
+
+def test_recording_stores_the_failure_outside_the_rolled_back_block(db):
+    from django.db import transaction
+
+    from market.errors import NotInstalledError
+    from market.lifecycle import record_event, recording
+    from market.models import LifecycleEvent
+
+    with (
+        pytest.raises(NotInstalledError),
+        recording("uninstall", "demo.ext"),
+        transaction.atomic(),
+    ):
+        record_event("uninstall", "demo.ext")  # rolled back with the block
+        raise NotInstalledError("demo.ext is not installed", details={"id": "x"})
+    assert LifecycleEvent.objects.count() == 0
+    row = LifecycleError.objects.get()
+    assert (row.action, row.extension_id, row.code) == (
+        "uninstall",
+        "demo.ext",
+        "not_installed",
+    )
+    assert row.detail == {"id": "x"}
+    assert "code=not_installed" in server_log_path().read_text()
+
+
+def test_recording_uses_the_id_learnt_during_the_action_and_the_actor(
+    db, django_user_model
+):
+    from market.lifecycle import recording
+
+    user = django_user_model.objects.create_user(username="studio")
+    with pytest.raises(UnsafePathError), recording("install", actor=user) as rec:
+        rec.ext_id = "from.manifest"
+        raise UnsafePathError("entry escapes the folder")
+    row = LifecycleError.objects.get()
+    assert (row.extension_id, row.actor, row.code) == (
+        "from.manifest",
+        user,
+        "unsafe_path",
+    )
+
+
+def test_nested_recordings_store_a_failure_once_where_it_is_known_best(db):
+    from market.lifecycle import recording
+
+    with (
+        pytest.raises(RuntimeError),
+        recording("install", "outer.label"),
+        recording("install") as inner,
+    ):
+        inner.ext_id = "inner.label"
+        raise RuntimeError("disk on fire at /srv/secret/path")
+    row = LifecycleError.objects.get()
+    assert (row.extension_id, row.code, row.message) == (
+        "inner.label",
+        "server_error",
+        "internal error",
+    )
+
+
+def test_recording_stores_nothing_on_success_or_on_interrupts(db):
+    from market.lifecycle import recording
+
+    with recording("install", "fine.ext") as rec:
+        rec.ext_id = "fine.ext"
+    with pytest.raises(KeyboardInterrupt), recording("install", "stopped.ext"):
+        raise KeyboardInterrupt
+    assert LifecycleError.objects.count() == 0
+
+
+def test_a_failed_repair_is_recorded_and_stops_the_doctor(db, market_root, monkeypatch):
+    from market import doctor
+    from market.services.common import ensure
+
+    half = ensure(market_root / "extensions" / "half.done")
+    (half / ".market.json").write_text('{"id": "half.done"}')
+
+    def broken(src, dst):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(doctor, "replace_durably", broken)
+    with pytest.raises(PermissionError):
+        doctor.market_doctor(fix=True, min_age_seconds=0)
+    row = LifecycleError.objects.get()
+    assert (row.action, row.extension_id, row.code) == (
+        "repair",
+        "half.done",
+        "server_error",
+    )
+    assert (half / ".market.json").is_file()  # nothing half done

@@ -27,7 +27,8 @@ from typing import IO, Any
 
 from market.archive.contents import check_content, normalise_with_files
 from market.archive.directory import Directory, corrupt, read_directory
-from market.archive.members import ArchiveLimits, Member, enforce, iter_members
+from market.archive.members import ArchiveLimits, Member, iter_members
+from market.durable import TreeSync
 from market.errors import (
     ManifestError,
     ManifestMissingError,
@@ -221,6 +222,7 @@ def _read_bundle(
     limits: ArchiveLimits,
     allowlist: Allowlist | None,
     trust_level: str | None,
+    sync: TreeSync | None = None,
 ) -> BundleInfo:
     with _open_bundle(path, limits) as (zf, sha256, size, directory):
         members = iter_members(zf, limits, package_size=size, directory=directory)
@@ -230,12 +232,14 @@ def _read_bundle(
             os.mkdir(dest, DIR_MODE)
             created.append(dest)
             os.chmod(dest, DIR_MODE)
+            if sync is not None:
+                sync.directory(dest)
         records = []
         for member in files:
             if dest is None:
                 _, digest, count = _stream(zf, member, None)
             else:
-                digest, count = _write_member(zf, member, dest)
+                digest, count = _write_member(zf, member, dest, sync)
             if member.name != manifest.source_name:
                 records.append((member.name, digest, count))
         verified, warnings = check_content(manifest.data, records)
@@ -249,13 +253,17 @@ def _read_bundle(
     )
 
 
-def _write_member(zf: zipfile.ZipFile, member: Member, dest: Path) -> tuple[str, int]:
+def _write_member(
+    zf: zipfile.ZipFile, member: Member, dest: Path, sync: TreeSync | None
+) -> tuple[str, int]:
     parent = dest
     for part in member.parts[:-1]:
         parent = parent / part
         try:
             os.mkdir(parent, DIR_MODE)
             os.chmod(parent, DIR_MODE)
+            if sync is not None:
+                sync.directory(parent)
         except FileExistsError:
             # Only directories we created can be here; a symlink never can.
             if not stat.S_ISDIR(os.lstat(parent).st_mode):
@@ -266,9 +274,17 @@ def _write_member(zf: zipfile.ZipFile, member: Member, dest: Path) -> tuple[str,
         raise UnsafePathError(f"entry {member.name!r} escapes the destination")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
-    os.fchmod(fd, FILE_MODE)
-    with os.fdopen(fd, "wb") as out:
-        _, digest, count = _stream(zf, member, out)
+    try:
+        os.fchmod(fd, FILE_MODE)
+        with os.fdopen(fd, "wb", closefd=False) as out:
+            _, digest, count = _stream(zf, member, out)
+    except BaseException:
+        os.close(fd)
+        raise
+    if sync is None:
+        os.close(fd)
+    else:
+        sync.file(fd)  # flushed and closed while the next member is written
     return digest, count
 
 
@@ -290,18 +306,26 @@ def extract_bundle(
     limits: ArchiveLimits = DEFAULT_LIMITS,
     allowlist: Allowlist | None = None,
     trust_level: str | None = None,
+    durable: bool = False,
 ) -> BundleInfo:
     """Check a bundle and write its files into ``dest``, which must not exist yet.
 
     Nothing is written until every member has passed its checks; on any failure,
-    including a content mismatch found while writing, ``dest`` is removed.
+    including a content mismatch found while writing, ``dest`` is removed. With
+    ``durable``, every file and folder written is flushed to disk before this
+    returns (:class:`market.durable.TreeSync`: about one sync of the tree).
     """
     dest = Path(dest)
     if os.path.lexists(dest):
         raise FileExistsError(f"extraction destination {dest} already exists")
     created: list[Path] = []
     try:
-        return _read_bundle(path, dest, created, limits, allowlist, trust_level)
+        if not durable:
+            return _read_bundle(path, dest, created, limits, allowlist, trust_level)
+        with TreeSync() as sync:
+            return _read_bundle(
+                path, dest, created, limits, allowlist, trust_level, sync
+            )
     except BaseException:
         for folder in created:  # only ever the folder this call made
             shutil.rmtree(folder, ignore_errors=True)

@@ -49,6 +49,7 @@ def build_package(
     ignore: Iterable[str] = (),
     progress: ProgressCallback | None = None,
     workers: int | None = None,
+    durable: bool = True,
 ) -> PackageResult:
     """Package the extension at ``src`` into ``<output_dir>/<id>-<version>.cvnext``.
 
@@ -57,7 +58,9 @@ def build_package(
     ``SignatureMismatchError``/``SignatureUnsupportedError``, ``DuplicateEntryError``
     (names that collide once folded) or ``PackagingError``; on any failure nothing is
     left in ``output_dir``. ``workers`` is the number of compression threads
-    (default: one per CPU; 0 compresses in the calling thread).
+    (default: one per CPU; 0 compresses in the calling thread). The bundle is on
+    disk when this returns (flushed, renamed, folder flushed) unless ``durable`` is
+    off, for builds thrown away at once.
     """
     root = source_root(src)
     out_dir = Path(output_dir).resolve()
@@ -91,7 +94,15 @@ def build_package(
         manifest = verify_digest_signature(
             replace(manifest, data={**manifest.data, "content": record})
         )
-        write_atomically(target, manifest, files, digests, pool=pool, progress=progress)
+        write_atomically(
+            target,
+            manifest,
+            files,
+            digests,
+            pool=pool,
+            progress=progress,
+            durable=durable,
+        )
     finally:
         if pool is not None:
             pool.shutdown(cancel_futures=True)
@@ -116,6 +127,7 @@ def check_package(
     returning: the result's ``path`` names where it was, for the record.
     """
     options.pop("force", None)
+    options["durable"] = False  # a rebuild compared and thrown away
     bundle_sha256, bundle_size = file_digest(bundle)
     with tempfile.TemporaryDirectory(prefix="cvnext-check-") as tmp:
         result = build_package(src, tmp, **options)

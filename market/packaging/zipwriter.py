@@ -1,4 +1,4 @@
-"""The deterministic zip writer: fixed metadata, parallel deflate, atomic rename.
+"""The deterministic zip writer: fixed metadata, parallel deflate, durable rename.
 
 Every entry has the timestamp 1980-01-01 00:00:00, mode 0644, ``create_system`` 3
 (Unix), no extra fields; names are UTF-8 flagged only when they are not ASCII. Text and
@@ -11,7 +11,9 @@ GIL) with exactly the compressor ``zipfile`` would use, and their finished data 
 appended by :class:`_BundleWriter`; larger files stream through ``ZipFile.open`` so
 memory stays bounded. Without a pool everything goes through ``ZipFile.open`` alone;
 both paths give identical bytes (tested). Each file is read twice (hashed for the
-content record, then packed) and the CRC-32 of both reads must agree.
+content record, then packed) and the CRC-32 of both reads must agree. The bundle is
+written to a temp file, flushed, renamed into place and its folder flushed, so a
+crash never leaves a half (or, after a power loss, empty) bundle under its name.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
-import secrets
 import stat
 import zipfile
 import zlib
@@ -30,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from market.durable import ensure_dir, replace_durably, temp_name
 from market.errors import PackagingError
 from market.manifest import Manifest, manifest_json_bytes
 from market.packaging.sources import (
@@ -197,11 +199,19 @@ def write_atomically(
     *,
     pool: ThreadPoolExecutor | None,
     progress: ProgressCallback | None,
+    durable: bool = True,
 ) -> None:
-    """Write the bundle to a temporary file beside ``target``, then rename it."""
+    """Write the bundle to a temporary file beside ``target``, then rename it.
+
+    With ``durable`` (off only for throwaway builds), the file is flushed before
+    the rename and the folder after it.
+    """
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp")
+        if durable:
+            ensure_dir(target.parent)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = temp_name(target)
         # 0o666 through the umask: the bundle gets the same mode as any new file.
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     except OSError as exc:
@@ -222,7 +232,13 @@ def write_atomically(
                     writer.close()
                 raise
             writer.close()
-        os.replace(tmp, target)
+            if durable:
+                handle.flush()
+                os.fsync(handle.fileno())
+        if durable:
+            replace_durably(tmp, target)
+        else:
+            os.replace(tmp, target)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):

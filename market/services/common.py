@@ -1,4 +1,28 @@
-"""Shared pieces of the lifecycle services: folders, limits, the slot lock, renames."""
+"""Shared pieces of the lifecycle services: folders, limits, the slot lock, renames.
+
+The order of a swap, and why a crash at any point is safe
+(:func:`locked_swap`; install adds steps 1-2, uninstall skips 5):
+
+1. the bundle is extracted into ``staging/install-<uuid>``, every file flushed as it
+   is written, then every folder (:class:`market.durable.TreeSync`);
+2. the sidecar is written there and flushed (temp file, link, folder flush);
+3. the transaction opens and takes the id's slot lock;
+4. the installed folder, if any, is renamed to ``staging/trash-<id>-<uuid>`` and
+   both folders are flushed;
+5. the staged folder is renamed to ``extensions/<id>`` and both folders flushed;
+6. the row changes and the event is recorded, and the transaction commits: after
+   the last flush, so the database never claims files that are not on disk;
+7. once committed, the trash folder is deleted (not flushed: if a crash brings it
+   back, ``market_doctor`` removes it as an orphan).
+
+A failure before 6 rolls the transaction back and renames everything back. A crash
+before 6 leaves the old row with the new folder in place and the old one in the trash
+(``market_doctor`` restores it: ``interrupted_swap``), or a sidecar folder without a
+row (removed: ``folder_without_row``), or staging leftovers (removed). A crash after
+6 leaves only a trash folder. Deletions are never done in place: a folder is first
+renamed out of ``extensions/`` (durably), so a half-deleted folder is never taken
+for an install.
+"""
 
 from __future__ import annotations
 
@@ -17,6 +41,7 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from market import archive, sandbox
+from market.durable import ensure_dir, fsync_dir, fsync_renamed, replace_durably
 from market.errors import InstallInProgressError
 from market.manifest import ID_PATTERN, MAX_WARNINGS
 from market.models import ExtensionSlot
@@ -54,8 +79,8 @@ def bundle_warnings(info: archive.BundleInfo) -> tuple[list[dict[str, Any]], int
 
 
 def ensure(path: Path) -> Path:
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    """The folder, created if missing, its new entries flushed to disk."""
+    return ensure_dir(path)
 
 
 def lock_slot(ext_id: str) -> None:
@@ -80,20 +105,35 @@ def is_lock_timeout(exc: BaseException) -> bool:
     return "database is locked" in str(exc)  # SQLite's busy timeout
 
 
+def delete_retired(folder: Path) -> None:
+    """Delete a folder already moved out of ``extensions/``; never raises.
+
+    Its sidecar goes first, flushed, so a crash midway never leaves a partial copy
+    that ``market_doctor`` could take for an installed version and restore.
+    """
+    try:
+        (folder / SIDECAR_NAME).unlink(missing_ok=True)
+        fsync_dir(folder)
+    except OSError:
+        logger.warning("could not unmark retired folder %s", folder.name)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
 class Moves:
-    """Filesystem renames done inside a transaction, undone in reverse if it fails."""
+    """Durable renames done inside a transaction, undone in reverse if it fails."""
 
     def __init__(self) -> None:
         self.done: list[tuple[Path, Path]] = []
 
     def move(self, src: Path, dst: Path) -> None:
         os.replace(src, dst)
-        self.done.append((src, dst))
+        self.done.append((src, dst))  # undone even if the flush below fails
+        fsync_renamed(src, dst)
 
     def undo(self) -> None:
         for src, dst in reversed(self.done):
             try:
-                os.replace(dst, src)
+                replace_durably(dst, src)
             except OSError:
                 logger.exception("could not undo move %s -> %s", src, dst)
         self.done.clear()
@@ -106,20 +146,23 @@ class Swap:
     target: Path
     trash: Path
     moves: Moves = field(default_factory=Moves)
+    retired: bool = False
 
     def retire_current(self) -> None:
         """Move the installed folder (if any) aside; it is deleted after the commit."""
         if self.target.exists():
             ensure(self.trash.parent)
             self.moves.move(self.target, self.trash)
+            self.retired = True
 
 
 @contextmanager
 def locked_swap(ext_id: str) -> Iterator[Swap]:
     """A transaction holding the id's slot lock, whose renames are undone on failure.
 
-    The retired folder is removed only once the transaction has committed, so a
-    rollback (or a crash before the commit) can always put it back.
+    Renames inside it are flushed before it commits; the retired folder is removed
+    only once the transaction has committed, so a rollback (or a crash before the
+    commit) can always put it back. See the module docstring for the whole order.
     """
     swap = Swap(
         target=ensure(extensions_dir()) / ext_id,
@@ -130,7 +173,8 @@ def locked_swap(ext_id: str) -> Iterator[Swap]:
             lock_slot(ext_id)
             yield swap
             trash = swap.trash
-            transaction.on_commit(lambda: shutil.rmtree(trash, ignore_errors=True))
+            if swap.retired:
+                transaction.on_commit(lambda: delete_retired(trash))
     except BaseException as exc:
         swap.moves.undo()
         if is_lock_timeout(exc):

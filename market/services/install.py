@@ -1,9 +1,11 @@
 """Install, upgrade, reinstall and downgrade: staged extraction and an atomic swap.
 
 The bundle is checked and extracted into a private folder under
-``<MARKET_ROOT>/staging``, the sidecar is written there, and only then is it moved into
-``extensions/<id>`` with ``os.replace`` while the database row changes in the same
-transaction, under a row lock on the id's ``ExtensionSlot``. Any failure undoes the
+``<MARKET_ROOT>/staging``, the sidecar is written there, both flushed to disk, and
+only then is it moved into ``extensions/<id>`` with ``os.replace`` while the database
+row changes in the same transaction, under a row lock on the id's ``ExtensionSlot``;
+the transaction commits after the last flush (the full order, and what a crash at
+each step leaves, is in :mod:`market.services.common`). Any failure undoes the
 moves, so a crash leaves the old install or nothing, never half of one.
 """
 
@@ -21,13 +23,14 @@ from django.utils import timezone
 
 from market import archive, lifecycle, sandbox
 from market.clock import iso
+from market.durable import atomic_write_bytes
 from market.errors import (
     AlreadyInstalledError,
     DowngradeRefusedError,
     InvalidRequestError,
     ManifestError,
 )
-from market.lifecycle import record_error, record_event
+from market.lifecycle import record_event, recording
 from market.manifest import TRUST_KEYS, Manifest
 from market.models import InstalledExtension, LifecycleAction
 from market.services.common import (
@@ -61,7 +64,8 @@ def extension_install_from(
     trust: str | None = None,
 ) -> InstalledExtension:
     """Install from exactly one of: an upload, a server path, a catalogue reference."""
-    try:
+    label = ext_id if isinstance(ext_id, str) and ID_RE.fullmatch(ext_id) else ""
+    with recording(LifecycleAction.INSTALL, label, actor=actor):
         if upload is not None:
             source = source_from_upload(upload)
         elif package:
@@ -70,17 +74,13 @@ def extension_install_from(
             source = source_from_catalog(ext_id, version)
         else:
             raise InvalidRequestError("no bundle named: give a file, a path or an id")
-    except Exception as exc:
-        label = ext_id if isinstance(ext_id, str) and ID_RE.fullmatch(ext_id) else ""
-        record_error(LifecycleAction.INSTALL, label, exc, actor=actor)
-        raise
-    return extension_install(
-        source=source,
-        actor=actor,
-        reinstall=reinstall,
-        allow_downgrade=allow_downgrade,
-        trust=trust,
-    )
+        return extension_install(
+            source=source,
+            actor=actor,
+            reinstall=reinstall,
+            allow_downgrade=allow_downgrade,
+            trust=trust,
+        )
 
 
 def extension_install(
@@ -95,46 +95,50 @@ def extension_install(
 
     ``trust`` is what the request asked for (see :func:`establish_trust`).
     """
-    ext_id = ""
     stage: Path | None = None
-    try:
-        stage = ensure(staging_dir()) / f"install-{uuid.uuid4().hex}"
-        info = archive.extract_bundle(
-            source.path, stage, limits=archive_limits(), allowlist=server_allowlist()
-        )
-        ext_id = info.manifest.id
-        lifecycle.fault_point("install.extracted")
-        level, proof = establish_trust(info, requested=trust)
-        # Whatever the bundle was built with, routes must pass this server's allowlist.
-        problems = sandbox.check_routes(
-            ext_id, info.manifest.data.get("routes", []), level, server_allowlist()
-        )
-        if problems:
-            raise ManifestError(problems)
-        now = timezone.now()
-        sidecar = _sidecar(info, source, level, proof, trust, actor, now)
-        _write_json(stage / SIDECAR_NAME, sidecar)
-        lifecycle.fault_point("install.sidecar_written")
-        row = _swap_in(
-            info=info,
-            stage=stage,
-            source=source,
-            level=level,
-            sidecar=sidecar,
-            actor=actor,
-            reinstall=reinstall,
-            allow_downgrade=allow_downgrade,
-            installed_at=now,
-        )
-    except Exception as exc:
-        record_error(LifecycleAction.INSTALL, ext_id, exc, actor=actor)
-        raise
-    finally:
-        if stage is not None and stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
-        if source.temporary:
-            source.path.unlink(missing_ok=True)
-    return row
+    with recording(LifecycleAction.INSTALL, actor=actor) as rec:
+        try:
+            stage = ensure(staging_dir()) / f"install-{uuid.uuid4().hex}"
+            info = archive.extract_bundle(
+                source.path,
+                stage,
+                limits=archive_limits(),
+                allowlist=server_allowlist(),
+                durable=True,
+            )
+            ext_id = rec.ext_id = info.manifest.id
+            lifecycle.fault_point("install.extracted")
+            level, proof = establish_trust(info, requested=trust)
+            # Whatever the bundle was built with, routes must pass this server's
+            # allowlist.
+            problems = sandbox.check_routes(
+                ext_id, info.manifest.data.get("routes", []), level, server_allowlist()
+            )
+            if problems:
+                raise ManifestError(problems)
+            now = timezone.now()
+            sidecar = _sidecar(info, source, level, proof, trust, actor, now)
+            # Exclusive: a bundle shipping its own sidecar is never silently trusted.
+            atomic_write_bytes(
+                stage / SIDECAR_NAME, _json_bytes(sidecar), exclusive=True
+            )
+            lifecycle.fault_point("install.sidecar_written")
+            return _swap_in(
+                info=info,
+                stage=stage,
+                source=source,
+                level=level,
+                sidecar=sidecar,
+                actor=actor,
+                reinstall=reinstall,
+                allow_downgrade=allow_downgrade,
+                installed_at=now,
+            )
+        finally:
+            if stage is not None and stage.exists():
+                shutil.rmtree(stage, ignore_errors=True)
+            if source.temporary:
+                source.path.unlink(missing_ok=True)
 
 
 def _sidecar(
@@ -170,10 +174,8 @@ def _sidecar(
     }
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    with path.open("x", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=2, sort_keys=True)
-        fh.write("\n")
+def _json_bytes(data: dict[str, Any]) -> bytes:
+    return (json.dumps(data, indent=2, sort_keys=True) + "\n").encode("utf-8")
 
 
 def _compare_versions(new: str, old: str) -> int:

@@ -1,4 +1,9 @@
-"""Uninstall: folder, sidecar and row go together, or nothing does."""
+"""Uninstall: folder, sidecar and row go together, or nothing does.
+
+The folder is renamed out of ``extensions/`` into the trash and both folders are
+flushed; then the row is deleted and the transaction commits; only then is the trash
+deleted (:mod:`market.services.common` has the whole order).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Any
 
 from market import lifecycle
 from market.errors import InvalidRequestError, NotInstalledError
-from market.lifecycle import record_error, record_event
+from market.lifecycle import record_event, recording
 from market.models import InstalledExtension, LifecycleAction
 from market.services.common import (
     ID_RE,
@@ -17,16 +22,13 @@ from market.services.common import (
 def extension_uninstall(*, ext_id: Any, actor: Any = None) -> str:
     """Remove a marketplace-installed extension: folder, sidecar and row, or nothing."""
     label = ext_id if isinstance(ext_id, str) and ID_RE.fullmatch(ext_id) else ""
-    try:
+    with recording(LifecycleAction.UNINSTALL, label, actor=actor):
         if not label:
             raise InvalidRequestError(
                 "id must be an extension id (^[a-z][a-z0-9_.-]{2,63}$)",
                 details={"id": ext_id if isinstance(ext_id, str) else None},
             )
         _swap_out(label, actor)
-    except Exception as exc:
-        record_error(LifecycleAction.UNINSTALL, label, exc, actor=actor)
-        raise
     return label
 
 

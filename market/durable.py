@@ -1,0 +1,298 @@
+"""Writes that survive a power loss: temp file, write, fsync, rename, fsync the folder.
+
+A rename is atomic but not durable: until the folder holding the new name is flushed,
+a power loss can bring back the old name, or an empty file under the new one. Every
+file the database vouches for (an installed extension, its sidecar, a stored bundle,
+the flags file, the catalogue key) is therefore written here first, and the database
+commits after the last flush.
+
+- :func:`atomic_write_bytes`: a whole small file (sidecar, flags, key), replaced or
+  created exclusively;
+- :func:`replace_durably`: a rename whose old and new folders are flushed;
+- :class:`TreeSync`: the files of a tree being extracted, flushed by a few worker
+  threads while the next files are written, then its folders;
+- :func:`fsync_tree`: the same for a tree that already exists;
+- :func:`ensure_dir`, :func:`fsync_dir`, :func:`fsync_path`: the pieces.
+
+Why worker threads and not ``syncfs``/``os.sync()``: a sync flushes every other
+writer's dirty data on the volume too (its cost is not ours to bound) and ``syncfs``
+is Linux-only. Concurrent ``fsync`` calls on a journalling file system (ext4, XFS,
+APFS, NTFS) are committed together, so flushing a tree costs about one sync of that
+tree, not a disk round trip per file. ``fsync`` releases the GIL, so extraction keeps
+decompressing meanwhile. Folders cannot be opened or flushed on Windows, where a
+rename is made durable by the file system itself: :func:`fsync_dir` does nothing
+there.
+
+Pure: standard library only.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import queue
+import re
+import secrets
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+
+_WINDOWS = os.name == "nt"
+_O_BINARY = getattr(os, "O_BINARY", 0)
+_O_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
+_O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+# Folders on some file systems (network mounts, FUSE) refuse fsync: nothing to do.
+_DIR_FSYNC_UNSUPPORTED = frozenset(
+    {errno.EINVAL, errno.ENOTSUP, getattr(errno, "EOPNOTSUPP", errno.ENOTSUP)}
+)
+TEMP_SUFFIX = ".tmp"
+SYNC_WORKERS = 4
+SYNC_QUEUE = 128
+
+
+def temp_name(path: Path) -> Path:
+    """A fresh hidden name beside ``path`` for the copy being written."""
+    return path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+
+
+def is_temp_name(name: str, *, of: str | None = None) -> bool:
+    """Whether ``name`` is one :func:`temp_name` would make (a crash leftover);
+    with ``of``, one made for a file of that name."""
+    if of is not None:
+        return (
+            re.fullmatch(rf"\.{re.escape(of)}\.[0-9a-f]{{12}}{TEMP_SUFFIX}", name)
+            is not None
+        )
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+def fsync_dir(path: str | os.PathLike[str]) -> None:
+    """Flush a folder, so the names created, removed or renamed in it persist."""
+    if _WINDOWS:
+        return
+    fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    except OSError as exc:
+        if exc.errno not in _DIR_FSYNC_UNSUPPORTED:
+            raise
+    finally:
+        os.close(fd)
+
+
+def fsync_path(path: str | os.PathLike[str]) -> None:
+    """Flush a file written by someone else (e.g. a storage backend), by its name."""
+    # Windows flushes only handles open for writing; elsewhere any handle will do,
+    # and a read-only one works on read-only files too.
+    flags = (os.O_RDWR if _WINDOWS else os.O_RDONLY) | _O_BINARY | _O_CLOEXEC
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: str | os.PathLike[str]) -> Path:
+    """``mkdir -p`` whose new folders persist: each one's parent is flushed."""
+    path = Path(path)
+    missing: list[Path] = []
+    probe = path
+    while not probe.is_dir():
+        missing.append(probe)
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    for folder in reversed(missing):
+        try:
+            os.mkdir(folder)
+        except FileExistsError:
+            if not folder.is_dir():
+                raise
+    for folder in missing:
+        fsync_dir(folder.parent)
+    return path
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def atomic_write_bytes(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    mode: int = 0o644,
+    exclusive: bool = False,
+) -> None:
+    """Write ``data`` to ``path`` so a crash leaves the old file or the new, whole.
+
+    The bytes go to a temp file beside ``path``, are flushed, and the temp file is
+    renamed over ``path`` (``os.replace``); then the folder is flushed. ``mode`` is
+    the new file's permission bits from the start (so a key is never readable by
+    others, not even briefly). With ``exclusive``, an existing ``path`` is never
+    replaced: ``FileExistsError`` is raised and nothing changes, so two processes
+    creating the same file (the catalogue key) cannot both win. Needs a folder that
+    exists; no temp file is left behind on failure.
+    """
+    path = Path(path)
+    tmp = temp_name(path)
+    fd = os.open(
+        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_CLOEXEC, mode
+    )
+    try:
+        try:
+            if not _WINDOWS:
+                os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
+            _write_all(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if exclusive:
+            # A hard link fails if the name exists; rename would silently replace it.
+            os.link(tmp, path)
+        else:
+            os.replace(tmp, path)
+    finally:
+        # After the rename there is nothing here; after a link, the temp name goes.
+        tmp.unlink(missing_ok=True)
+    fsync_dir(path.parent)
+
+
+def replace_durably(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """``os.replace(src, dst)``, then flush the folders that lost and gained a name."""
+    os.replace(src, dst)
+    fsync_renamed(src, dst)
+
+
+def fsync_renamed(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Flush the folders of a rename already made: ``dst``'s, then ``src``'s."""
+    src, dst = Path(src), Path(dst)
+    fsync_dir(dst.parent)
+    if os.path.normcase(src.parent) != os.path.normcase(dst.parent):
+        fsync_dir(src.parent)
+
+
+class TreeSync:
+    """Flushes the files of a tree while it is being written, then its folders.
+
+    Hand over each file descriptor with :meth:`file` once its bytes are written: a
+    few worker threads flush and close it while the caller writes the next file.
+    Name each folder created with :meth:`directory`. :meth:`finish` waits for the
+    files, then flushes the folders deepest first, and raises the first failure;
+    :meth:`abort` waits and closes without raising (the caller is failing anyway).
+    Use it as a context manager: finish on success, abort on an exception.
+    """
+
+    def __init__(self, *, workers: int = SYNC_WORKERS) -> None:
+        self._workers = max(1, workers)
+        self._queue: queue.Queue[int | None] = queue.Queue(maxsize=SYNC_QUEUE)
+        self._threads: list[threading.Thread] = []
+        self._dirs: dict[str, Path] = {}
+        self._error: BaseException | None = None
+        self._closed = False
+        self._aborted = False
+
+    def __enter__(self) -> TreeSync:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.finish()
+        else:
+            self.abort()
+
+    def _work(self) -> None:
+        while (fd := self._queue.get()) is not None:
+            try:
+                if self._error is None and not self._aborted:
+                    os.fsync(fd)
+            except BaseException as exc:  # reported by finish()
+                self._error = self._error or exc
+            finally:
+                os.close(fd)
+
+    def file(self, fd: int) -> None:
+        """Flush and close ``fd`` (this object owns it from now on, even on error)."""
+        if self._closed:
+            os.close(fd)
+            raise RuntimeError("TreeSync is finished")
+        if not self._threads:
+            for _ in range(self._workers):
+                thread = threading.Thread(
+                    target=self._work, name="market-fsync", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+        self._queue.put(fd)
+
+    def directory(self, path: str | os.PathLike[str]) -> None:
+        """Flush this folder once every file is flushed."""
+        self._dirs[os.fspath(path)] = Path(path)
+
+    def _drain(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join()
+
+    def finish(self) -> None:
+        self._drain()
+        if self._error is not None:
+            raise self._error
+        # Deepest first: a folder's entry in its parent is flushed after its content.
+        for path in sorted(
+            self._dirs.values(), key=lambda p: len(p.parts), reverse=True
+        ):
+            fsync_dir(path)
+
+    def abort(self) -> None:
+        self._aborted = True
+        self._drain()
+
+
+def fsync_tree(root: str | os.PathLike[str]) -> None:
+    """Flush every file and folder of an existing tree, in one pass (symlinks are
+    neither followed nor flushed)."""
+    with TreeSync() as sync:
+        for folder, _dirs, files in os.walk(root):
+            sync.directory(folder)
+            for name in files:
+                full = os.path.join(folder, name)
+                if os.path.islink(full):
+                    continue
+                flags = (os.O_RDWR if _WINDOWS else os.O_RDONLY) | _O_BINARY
+                sync.file(os.open(full, flags | _O_CLOEXEC))
+
+
+def fsync_dirs(paths: Iterable[str | os.PathLike[str]]) -> None:
+    """Flush each folder once."""
+    for path in dict.fromkeys(os.fspath(p) for p in paths):
+        fsync_dir(path)
+
+
+__all__ = [
+    "TEMP_SUFFIX",
+    "TreeSync",
+    "atomic_write_bytes",
+    "ensure_dir",
+    "fsync_dir",
+    "fsync_dirs",
+    "fsync_path",
+    "fsync_renamed",
+    "fsync_tree",
+    "is_temp_name",
+    "replace_durably",
+    "temp_name",
+]
