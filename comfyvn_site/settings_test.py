@@ -11,10 +11,14 @@ from comfyvn_site.settings import *  # noqa: F403
 from comfyvn_site.settings import REST_FRAMEWORK
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# DEBUG is off in tests, as in production: a real key, and plain http for the client.
+SECRET_KEY = "test-settings-only-" + "x" * 40
+SECURE_SSL_REDIRECT = False
 _TMP = Path(tempfile.mkdtemp(prefix="comfyvn-market-test-"))
 MARKET_ROOT = _TMP / "var"
 COMFYVN_CONFIG = _TMP / "config" / "comfyvn.json"
 MARKET_PACKAGE_DIRS = [MARKET_ROOT / "packages"]
+MARKET_PACKAGE_DIRS[0].mkdir(parents=True, exist_ok=True)
 MARKET_SIGNING_KEY_FILE = MARKET_ROOT / "keys" / "catalog.pem"
 STORAGES = {
     "default": {

@@ -7,3 +7,7 @@ from django.core.wsgi import get_wsgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comfyvn_site.settings")
 
 application = get_wsgi_application()
+
+from comfyvn_site.startup import refuse_on_check_errors  # noqa: E402
+
+refuse_on_check_errors()

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
+from market.conf import market_conf
 from market.durable import atomic_write_bytes, ensure_dir
 from market.errors import ConfigError
 
@@ -67,7 +66,7 @@ _cache: dict[str, Any] = {"key": None, "flags": Flags({})}
 
 
 def config_path() -> Path:
-    return Path(settings.COMFYVN_CONFIG)
+    return market_conf().config_file
 
 
 def _file_key(path: Path) -> tuple[str, int, int] | None:
@@ -100,7 +99,11 @@ def _parse_features(config: dict[str, Any]) -> Flags:
 
 
 def get_flags() -> Flags:
-    path = config_path()
+    try:
+        path = config_path()
+    except ConfigError:
+        logger.exception("feature flags: COMFYVN_CONFIG is invalid; all flags off")
+        return Flags({})
     key = _file_key(path)
     with _lock:
         if key is not None and key == _cache["key"]:

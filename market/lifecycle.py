@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from market.clock import iso
+from market.conf import market_conf
 from market.errors import MarketError
 from market.models import LifecycleError, LifecycleEvent
 
@@ -49,7 +49,7 @@ def logfmt(fields: dict[str, Any]) -> str:
 
 
 def server_log_path() -> Path:
-    return Path(settings.MARKET_ROOT) / "logs" / "server.log"
+    return market_conf().server_log
 
 
 def write_log_line(fields: dict[str, Any]) -> None:

@@ -9,7 +9,6 @@ in ``MARKET_SIGNING_KEY_FILE`` (PEM, PKCS#8); more trusted public keys can be li
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import os
 from pathlib import Path
@@ -20,8 +19,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PrivateKey,
     Ed25519PublicKey,
 )
-from django.conf import settings
 
+from market.conf import market_conf
 from market.errors import ConfigError
 
 
@@ -33,7 +32,7 @@ def key_id_for(public_key: Ed25519PublicKey) -> str:
 
 
 def _key_path() -> Path:
-    return Path(settings.MARKET_SIGNING_KEY_FILE)
+    return market_conf().signing_key_file
 
 
 def load_signing_key(*, create: bool = False) -> Ed25519PrivateKey | None:
@@ -72,12 +71,7 @@ def trusted_keys() -> dict[str, Ed25519PublicKey]:
     own = load_signing_key()
     if own is not None:
         keys[key_id_for(own.public_key())] = own.public_key()
-    for key_id, encoded in dict(settings.MARKET_TRUSTED_KEYS).items():
-        try:
-            raw = base64.b64decode(encoded, validate=True)
-            keys[str(key_id)] = Ed25519PublicKey.from_public_bytes(raw)
-        except (binascii.Error, ValueError) as exc:
-            raise ConfigError(f"MARKET_TRUSTED_KEYS[{key_id}]: bad key: {exc}") from exc
+    keys.update(market_conf().trusted_keys)
     return keys
 
 

@@ -7,6 +7,11 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
+# A random SECRET_KEY of its own, kept in .env (read by the settings) across runs.
+if ! grep -qs '^SECRET_KEY=' .env; then
+  if [ -s .env ] && [ -n "$(tail -c1 .env)" ]; then echo >> .env; fi
+  echo "SECRET_KEY=$(.venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(50))')" >> .env
+fi
 export COMFYVN_CONFIG=${COMFYVN_CONFIG:-$PWD/var/comfyvn.demo.json}
 export DEBUG=${DEBUG:-true}
 .venv/bin/python manage.py migrate --noinput

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from market.conf import market_conf
 
 
 class MarketReadPermission(BasePermission):
@@ -11,7 +12,7 @@ class MarketReadPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         user = request.user
-        if request.method in SAFE_METHODS and settings.MARKET_PUBLIC_READS:
+        if request.method in SAFE_METHODS and market_conf().public_reads:
             return True
         return bool(user and user.is_authenticated)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.conf import settings
 from django.core.files.uploadhandler import FileUploadHandler
 
+from market.conf import market_conf
 from market.errors import PackageTooLargeError
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ ENVELOPE_BYTES = 64 * 1024
 
 
 def package_limit() -> int:
-    return int(settings.MARKET_ARCHIVE_LIMITS["max_package_bytes"])
+    return int(market_conf().archive_limits.max_package_bytes)
 
 
 def too_large(size: int, limit: int) -> PackageTooLargeError:

@@ -37,10 +37,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import OperationalError, connection, transaction
 
 from market import archive, sandbox
+from market.conf import market_conf
 from market.durable import ensure_dir, fsync_dir, fsync_renamed, replace_durably
 from market.errors import InstallInProgressError
 from market.manifest import ID_PATTERN, MAX_WARNINGS
@@ -53,21 +53,19 @@ ID_RE = re.compile(ID_PATTERN)
 
 
 def extensions_dir() -> Path:
-    return Path(settings.MARKET_ROOT) / "extensions"
+    return market_conf().extensions_dir
 
 
 def staging_dir() -> Path:
-    return Path(settings.MARKET_ROOT) / "staging"
+    return market_conf().staging_dir
 
 
 def archive_limits() -> archive.ArchiveLimits:
-    return archive.ArchiveLimits(**settings.MARKET_ARCHIVE_LIMITS)
+    return market_conf().archive_limits
 
 
 def server_allowlist() -> sandbox.Allowlist:
-    extra = settings.MARKET_ROUTE_ALLOWLIST
-    base = sandbox.default_allowlist()
-    return base.merged(sandbox.parse_allowlist(extra)) if extra else base
+    return market_conf().route_allowlist
 
 
 def bundle_warnings(info: archive.BundleInfo) -> tuple[list[dict[str, Any]], int]:
@@ -86,7 +84,7 @@ def ensure(path: Path) -> Path:
 def lock_slot(ext_id: str) -> None:
     """Take the id's row lock, waiting at most ``MARKET_LOCK_TIMEOUT`` seconds."""
     if connection.vendor == "postgresql":
-        timeout_ms = int(float(settings.MARKET_LOCK_TIMEOUT) * 1000)
+        timeout_ms = int(market_conf().lock_timeout * 1000)
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT set_config('lock_timeout', %s, true)", [f"{timeout_ms}ms"]

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
-
+from market.conf import market_conf
 from market.errors import (
     InvalidRequestError,
     NotFoundError,
@@ -45,7 +44,7 @@ def source_from_path(raw: str) -> InstallSource:
             "package must be an absolute path", details={"package": raw}
         )
     resolved = Path(os.path.realpath(candidate))
-    roots = [Path(os.path.realpath(p)) for p in settings.MARKET_PACKAGE_DIRS]
+    roots = [Path(os.path.realpath(p)) for p in market_conf().package_dirs]
     if not any(resolved.is_relative_to(root) for root in roots):
         raise PathNotAllowedError(
             "package paths are accepted only inside the configured package folders",
@@ -108,7 +107,7 @@ def local_package(entry: CatalogEntry) -> Iterator[Path]:
 
 def source_from_upload(upload: Any) -> InstallSource:
     """An uploaded file (Django ``UploadedFile``), spooled to a private temp file."""
-    limit = settings.MARKET_ARCHIVE_LIMITS["max_package_bytes"]
+    limit = market_conf().archive_limits.max_package_bytes
     if upload.size is not None and upload.size > limit:
         raise PackageTooLargeError(
             f"the bundle is {upload.size} bytes; the limit is {limit}",

@@ -17,6 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
 from market import flags, packaging, review
+from market.conf import market_conf
 from market.errors import MarketError
 from market.models import CatalogEntry
 
@@ -37,7 +38,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         flags.write_flags({flags.MARKETPLACE: True, flags.UPLOADS: True})
         self.stdout.write(f"[ok] flags on in {flags.config_path()}")
-        out = Path(settings.MARKET_PACKAGE_DIRS[0])
+        out = market_conf().package_dirs[0]
         samples = sorted(p for p in Path(opts["samples"]).iterdir() if p.is_dir())
         for src in samples:
             try:

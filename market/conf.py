@@ -1,0 +1,270 @@
+"""The marketplace's configuration: every ``MARKET_*`` setting, parsed in one place.
+
+``comfyvn_site/settings.py`` reads the environment; this module turns those settings
+into typed values. :func:`market_conf` returns one :class:`MarketConf` whose values are
+parsed on first use and kept until a setting changes (Django's ``setting_changed``
+signal, sent by ``override_settings`` and pytest-django's ``settings`` fixture). Code
+reads its configuration from here, never from ``django.conf.settings`` directly.
+
+Each value has one parser, which raises ``ConfigError`` for a bad value.
+``market/checks.py`` runs the same parsers as system checks, so a bad value fails
+``manage.py check`` and server start-up rather than a request.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+from market import archive, sandbox
+from market.errors import ConfigError
+
+LOCK_TIMEOUT_MAX = 3600.0
+
+
+@dataclass(frozen=True)
+class SettingSpec:
+    """One setting: its name, the ``MarketConf`` attribute it feeds, its check id."""
+
+    name: str
+    attribute: str
+    check_id: str
+    hint: str
+
+
+# Check ids market.E0xx (errors) and market.W0xx (warnings) are stable: operators
+# silence or search for them.
+SETTINGS: tuple[SettingSpec, ...] = (
+    SettingSpec(
+        "MARKET_ROOT",
+        "root",
+        "market.E001",
+        "an absolute folder path, e.g. /srv/market",
+    ),
+    SettingSpec(
+        "COMFYVN_CONFIG",
+        "config_file",
+        "market.E002",
+        "the absolute path of the feature-flag JSON file",
+    ),
+    SettingSpec(
+        "MARKET_PACKAGE_DIRS",
+        "package_dirs",
+        "market.E003",
+        "a comma-separated list of absolute folder paths",
+    ),
+    SettingSpec(
+        "MARKET_ROUTE_ALLOWLIST",
+        "route_allowlist",
+        "market.E004",
+        'JSON such as {"verified": ["/api/extra/"]}',
+    ),
+    SettingSpec(
+        "MARKET_LOCK_TIMEOUT",
+        "lock_timeout",
+        "market.E005",
+        f"seconds, a number above 0 and at most {LOCK_TIMEOUT_MAX:.0f}",
+    ),
+    SettingSpec("MARKET_PUBLIC_READS", "public_reads", "market.E006", "true or false"),
+    SettingSpec(
+        "MARKET_ARCHIVE_LIMITS",
+        "archive_limits",
+        "market.E007",
+        "the MARKET_MAX_* variables: whole numbers above 0",
+    ),
+    SettingSpec(
+        "MARKET_SIGNING_KEY_FILE",
+        "signing_key_file",
+        "market.E008",
+        "the absolute path of the catalogue's Ed25519 PEM key",
+    ),
+    SettingSpec(
+        "MARKET_TRUSTED_KEYS",
+        "trusted_keys",
+        "market.E009",
+        'JSON {"key id": "base64 of a raw 32-byte Ed25519 public key"}',
+    ),
+)
+
+
+def parse_path(value: Any, name: str) -> Path:
+    if not isinstance(value, str | Path):
+        raise ConfigError(f"{name} must be a path, not {type(value).__name__}")
+    if not str(value).strip():
+        raise ConfigError(f"{name} must not be empty")
+    path = Path(value)
+    if not path.is_absolute():
+        raise ConfigError(f"{name} must be an absolute path")
+    return path
+
+
+def parse_paths(value: Any, name: str) -> tuple[Path, ...]:
+    if isinstance(value, str | Path) or not isinstance(value, list | tuple):
+        raise ConfigError(f"{name} must be a list of paths")
+    if not value:
+        raise ConfigError(f"{name} must name at least one folder")
+    return tuple(parse_path(item, f"{name}[{i}]") for i, item in enumerate(value))
+
+
+def parse_allowlist(value: Any) -> sandbox.Allowlist:
+    base = sandbox.default_allowlist()
+    if value in ({}, None):
+        return base
+    return base.merged(sandbox.parse_allowlist(value))
+
+
+def parse_lock_timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError("MARKET_LOCK_TIMEOUT must be a number of seconds")
+    try:
+        seconds = float(value)
+    except ValueError as exc:
+        raise ConfigError("MARKET_LOCK_TIMEOUT must be a number of seconds") from exc
+    if not math.isfinite(seconds) or not 0 < seconds <= LOCK_TIMEOUT_MAX:
+        raise ConfigError(
+            f"MARKET_LOCK_TIMEOUT must be above 0 and at most {LOCK_TIMEOUT_MAX:.0f}"
+        )
+    return seconds
+
+
+def parse_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false")
+    return value
+
+
+def parse_archive_limits(value: Any) -> archive.ArchiveLimits:
+    if not isinstance(value, Mapping):
+        raise ConfigError("MARKET_ARCHIVE_LIMITS must be a mapping of limits")
+    known = {f.name for f in fields(archive.ArchiveLimits)}
+    unknown = sorted(str(k) for k in value if k not in known)
+    if unknown:
+        raise ConfigError(f"MARKET_ARCHIVE_LIMITS: unknown limit(s) {unknown}")
+    for key, limit in value.items():
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int | float)
+            or not math.isfinite(limit)
+            or limit <= 0
+        ):
+            raise ConfigError(
+                f"MARKET_ARCHIVE_LIMITS[{key!r}] must be a number above 0, "
+                f"not {limit!r}"
+            )
+    return archive.ArchiveLimits(**dict(value))
+
+
+def parse_trusted_keys(value: Any) -> dict[str, Ed25519PublicKey]:
+    if not isinstance(value, Mapping):
+        raise ConfigError("MARKET_TRUSTED_KEYS must be a mapping of key id to key")
+    keys: dict[str, Ed25519PublicKey] = {}
+    for key_id, encoded in value.items():
+        if not isinstance(key_id, str) or not key_id.strip():
+            raise ConfigError("MARKET_TRUSTED_KEYS: key ids must be non-empty text")
+        try:
+            raw = base64.b64decode(str(encoded), validate=True)
+            keys[key_id] = Ed25519PublicKey.from_public_bytes(raw)
+        except (binascii.Error, ValueError) as exc:
+            raise ConfigError(
+                f"MARKET_TRUSTED_KEYS[{key_id!r}] is not the base64 of a raw "
+                "32-byte Ed25519 public key"
+            ) from exc
+    return keys
+
+
+def _setting(name: str) -> Any:
+    try:
+        return getattr(settings, name)
+    except AttributeError:
+        raise ConfigError(f"the setting {name} is missing") from None
+
+
+class MarketConf:
+    """Typed configuration; each value is parsed when first read."""
+
+    @cached_property
+    def root(self) -> Path:
+        return parse_path(_setting("MARKET_ROOT"), "MARKET_ROOT")
+
+    @cached_property
+    def config_file(self) -> Path:
+        return parse_path(_setting("COMFYVN_CONFIG"), "COMFYVN_CONFIG")
+
+    @cached_property
+    def package_dirs(self) -> tuple[Path, ...]:
+        return parse_paths(_setting("MARKET_PACKAGE_DIRS"), "MARKET_PACKAGE_DIRS")
+
+    @cached_property
+    def route_allowlist(self) -> sandbox.Allowlist:
+        """The sandbox's defaults with the setting's prefixes merged in."""
+        return parse_allowlist(_setting("MARKET_ROUTE_ALLOWLIST"))
+
+    @cached_property
+    def lock_timeout(self) -> float:
+        return parse_lock_timeout(_setting("MARKET_LOCK_TIMEOUT"))
+
+    @cached_property
+    def public_reads(self) -> bool:
+        return parse_bool(_setting("MARKET_PUBLIC_READS"), "MARKET_PUBLIC_READS")
+
+    @cached_property
+    def archive_limits(self) -> archive.ArchiveLimits:
+        return parse_archive_limits(_setting("MARKET_ARCHIVE_LIMITS"))
+
+    @cached_property
+    def signing_key_file(self) -> Path:
+        return parse_path(
+            _setting("MARKET_SIGNING_KEY_FILE"), "MARKET_SIGNING_KEY_FILE"
+        )
+
+    @cached_property
+    def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
+        return parse_trusted_keys(_setting("MARKET_TRUSTED_KEYS"))
+
+    # Folders under the root.
+    @property
+    def extensions_dir(self) -> Path:
+        return self.root / "extensions"
+
+    @property
+    def staging_dir(self) -> Path:
+        return self.root / "staging"
+
+    @property
+    def server_log(self) -> Path:
+        return self.root / "logs" / "server.log"
+
+
+_lock = threading.Lock()
+_current: list[MarketConf] = []
+
+
+def market_conf() -> MarketConf:
+    """The configuration in force (parsed lazily, cached until a setting changes)."""
+    with _lock:
+        if not _current:
+            _current.append(MarketConf())
+        return _current[0]
+
+
+def clear_cache() -> None:
+    with _lock:
+        _current.clear()
+
+
+@receiver(setting_changed)
+def _setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in {spec.name for spec in SETTINGS}:
+        clear_cache()
