@@ -164,7 +164,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "market.api.pagination.MarketPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "market.api.exceptions.market_exception_handler",
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "market.api.openapi.MarketAutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "market_install": env.str("MARKET_INSTALL_THROTTLE", default="30/min"),
     },

@@ -6,8 +6,27 @@ what the selectors and views return, and the one error payload every endpoint sh
 
 from __future__ import annotations
 
+from django.conf import settings
+from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
+from rest_framework.permissions import SAFE_METHODS
+
+from market.api.permissions import MarketReadPermission
+
+
+class MarketAutoSchema(AutoSchema):
+    """Reads guarded by :class:`MarketReadPermission` need no credentials while
+    ``MARKET_PUBLIC_READS`` is on; the document says so (an empty security entry)."""
+
+    def get_auth(self) -> list:
+        auth = super().get_auth()
+        public = settings.MARKET_PUBLIC_READS and self.method in SAFE_METHODS
+        if public and any(
+            isinstance(p, MarketReadPermission) for p in self.view.get_permissions()
+        ):
+            auth.append({})
+        return auth
 
 
 class ErrorBodySerializer(serializers.Serializer):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 
@@ -45,6 +46,25 @@ class MarketPagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200
 
+    def get_page_size(self, request) -> int:
+        """``page_size`` must be a whole number from 1; above the maximum counts as it.
+
+        A malformed value is the client's mistake, refused rather than replaced by
+        the default as DRF does.
+        """
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        digits = raw.lstrip("0") if raw.isascii() and raw.isdigit() else ""
+        if not digits:
+            raise ValidationError(
+                {self.page_size_query_param: "must be a whole number from 1"},
+                code="invalid",
+            )
+        if len(digits) > len(str(self.max_page_size)):
+            return self.max_page_size
+        return min(int(digits), self.max_page_size)
+
     def get_paginated_response(self, data: Any) -> Response:
         return Response(
             {
@@ -58,6 +78,12 @@ class MarketPagination(PageNumberPagination):
 
     def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict:
         return envelope_schema(schema)
+
+    def get_schema_operation_parameters(self, view) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
 
 
 class WholeUnlessPagedPagination(MarketPagination):

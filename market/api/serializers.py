@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from market import selectors
 from market.api.openapi import CatalogItemSerializer, InstalledItemSerializer
-from market.manifest import TRUST_LEVELS
+from market.manifest import ID_PATTERN, TRUST_LEVELS
 from market.models import (
     CatalogEntry,
     InstalledExtension,
     LifecycleError,
     LifecycleEvent,
 )
+
+
+@extend_schema_field(
+    {"type": "string", "pattern": ID_PATTERN, "minLength": 3, "maxLength": 64}
+)
+class ExtensionIdField(serializers.CharField):
+    """An extension id. The services check its form, and say what it must be."""
 
 
 def merge_aliases(
@@ -27,7 +35,8 @@ def merge_aliases(
     """
     given = {name: attrs.pop(name) for name in (field, *aliases) if name in attrs}
     if len(set(given.values())) > 1:
-        names = " and ".join(f"'{name}'" for name in given)
+        quoted = [f"'{name}'" for name in given]
+        names = ", ".join(quoted[:-1]) + " and " + quoted[-1]
         message = f"{names} are one field under different names; send one value"
         raise serializers.ValidationError(
             {name: [message] for name in given}, code="alias_conflict"
@@ -43,6 +52,7 @@ class InstallRequestSerializer(serializers.Serializer):
     package = serializers.CharField(
         required=False,
         allow_blank=False,
+        min_length=1,
         max_length=4096,
         help_text="Absolute path of a bundle inside MARKET_PACKAGE_DIRS (JSON), or the "
         "uploaded bundle (multipart).",
@@ -50,15 +60,17 @@ class InstallRequestSerializer(serializers.Serializer):
     package_path = serializers.CharField(
         required=False,
         allow_blank=False,
+        min_length=1,
         max_length=4096,
         help_text="Alias of 'package' (a server path), as the reference server "
         "accepted it. Sending both with different values is invalid_request.",
     )
-    id = serializers.CharField(
+    id = ExtensionIdField(
         required=False, max_length=64, help_text="A catalogue extension id."
     )
     version = serializers.CharField(
         required=False,
+        min_length=1,
         max_length=128,
         help_text="The catalogue version to install (with 'id'); default newest.",
     )
@@ -93,15 +105,15 @@ class InstallRequestSerializer(serializers.Serializer):
 class UninstallRequestSerializer(serializers.Serializer):
     """``{"id": ...}``; ``extension_id`` and ``plugin_id`` are accepted aliases."""
 
-    id = serializers.CharField(
+    id = ExtensionIdField(
         required=False, max_length=200, help_text="The installed extension's id."
     )
-    extension_id = serializers.CharField(
+    extension_id = ExtensionIdField(
         required=False,
         max_length=200,
         help_text="Alias of 'id', as the reference server accepted it.",
     )
-    plugin_id = serializers.CharField(
+    plugin_id = ExtensionIdField(
         required=False,
         max_length=200,
         help_text="Alias of 'id', as the reference server accepted it.",
@@ -137,7 +149,9 @@ class InstalledExtensionSerializer(InstalledItemSerializer):
 
 
 class LifecycleErrorSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(
+        source="actor.username", default=None, allow_null=True
+    )
 
     class Meta:
         model = LifecycleError
@@ -154,7 +168,9 @@ class LifecycleErrorSerializer(serializers.ModelSerializer):
 
 
 class LifecycleEventSerializer(serializers.ModelSerializer):
-    actor = serializers.CharField(source="actor.username", default=None)
+    actor = serializers.CharField(
+        source="actor.username", default=None, allow_null=True
+    )
 
     class Meta:
         model = LifecycleEvent
@@ -175,7 +191,9 @@ class SubmissionSerializer(serializers.ModelSerializer):
     """A submitted bundle as its submitter sees it: state, report, reviewer's reason."""
 
     id = serializers.IntegerField(source="pk", read_only=True)
-    submitted_by = serializers.CharField(source="submitted_by.username", default=None)
+    submitted_by = serializers.CharField(
+        source="submitted_by.username", default=None, allow_null=True
+    )
 
     class Meta:
         model = CatalogEntry

@@ -7,8 +7,10 @@ from typing import Any
 
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_vary_headers
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
@@ -24,7 +26,7 @@ from market.api.permissions import HasModelPermission
 from market.api.uploads import UploadLimitMixin
 from market.clock import iso
 from market.errors import InvalidRequestError
-from market.manifest import load_schema
+from market.manifest import TRUST_LEVELS, load_schema
 from market.models import (
     CatalogEntry,
     InstalledExtension,
@@ -128,7 +130,7 @@ class UninstallView(APIView):
 class KeysView(APIView):
     """Public keys whose Ed25519 signatures make a bundle ``verified``."""
 
-    @extend_schema(responses={200: o.KeysResponseSerializer})
+    @extend_schema(responses={200: o.KeysResponseSerializer, **o.errors(401, 403)})
     def get(self, request: Request) -> Response:
         return Response({"ok": True, "keys": signing.public_keys_payload()})
 
@@ -136,11 +138,32 @@ class KeysView(APIView):
 class ManifestSchemaView(APIView):
     """The manifest JSON Schema, for ``"$schema"`` in a modder's editor."""
 
-    @extend_schema(responses={200: dict})
+    @extend_schema(
+        responses={
+            (200, "application/schema+json"): OpenApiTypes.OBJECT,
+            **o.errors(401, 403),
+        }
+    )
     def get(self, request: Request) -> Response:
         return Response(load_schema(), content_type="application/schema+json")
 
 
+@extend_schema_view(
+    list=extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "search", str, description="Substring of the id, name or summary."
+            ),
+            OpenApiParameter("trust", str, enum=["unverified", "verified"]),
+            OpenApiParameter("permission", str, description="A declared scope."),
+            OpenApiParameter("hook", str, description="A declared hook name."),
+        ],
+        responses={
+            200: s.CatalogEntrySerializer(many=True),
+            **o.errors(400, 401, 403, 404),
+        },
+    )
+)
 class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
     """The catalogue: approved extensions at their newest version."""
 
@@ -150,6 +173,11 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):
         params = self.request.query_params
+        if params.get("trust", "unverified") not in TRUST_LEVELS:
+            raise ValidationError(
+                {"trust": "must be one of: " + ", ".join(TRUST_LEVELS)},
+                code="invalid_choice",
+            )
         queryset = selectors.catalog_queryset(
             search=params.get("search"),
             trust=params.get("trust"),
@@ -160,7 +188,9 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
             queryset = queryset.only(*selectors.CARD_FIELDS)
         return queryset
 
-    @extend_schema(responses={200: o.CatalogDetailResponseSerializer, **o.errors(404)})
+    @extend_schema(
+        responses={200: o.CatalogDetailResponseSerializer, **o.errors(401, 403, 404)}
+    )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         entry = self.get_object()
         versions = CatalogEntry.objects.filter(
@@ -179,6 +209,17 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
         return Response({"ok": True, "entry": payload})
 
 
+@extend_schema_view(
+    list=extend_schema(
+        responses={
+            200: s.InstalledExtensionSerializer(many=True),
+            **o.errors(400, 401, 403, 404),
+        }
+    ),
+    retrieve=extend_schema(
+        responses={200: s.InstalledExtensionSerializer, **o.errors(401, 403, 404)}
+    ),
+)
 class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
     """Installed extensions by id: all of them at once unless a page is asked for."""
 
@@ -196,20 +237,27 @@ class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
         }
 
 
+def _lifecycle_schema(serializer: type) -> Any:
+    """The OpenAPI description of a lifecycle table: its filters and responses."""
+    return extend_schema_view(
+        list=extend_schema(
+            parameters=[
+                OpenApiParameter(
+                    "extension_id", str, description="Only this extension."
+                ),
+                OpenApiParameter("action", str, description="install, uninstall, ..."),
+            ],
+            responses={200: serializer(many=True), **o.errors(400, 401, 403, 404)},
+        ),
+        retrieve=extend_schema(responses={200: serializer, **o.errors(401, 403, 404)}),
+    )
+
+
 class _LifecycleFilterMixin:
     """``?extension_id=`` and ``?action=`` filters for the lifecycle tables."""
 
     request: Request
     queryset: Any
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("extension_id", str, description="Only this extension."),
-            OpenApiParameter("action", str, description="install, uninstall, ..."),
-        ]
-    )
-    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        return super().list(request, *args, **kwargs)  # type: ignore[misc]
 
     def get_queryset(self):
         queryset = self.queryset.all()
@@ -221,6 +269,7 @@ class _LifecycleFilterMixin:
         return queryset
 
 
+@_lifecycle_schema(s.LifecycleErrorSerializer)
 class LifecycleErrorViewSet(_LifecycleFilterMixin, viewsets.ReadOnlyModelViewSet):
     """Stored lifecycle failures, newest first (operators only)."""
 
@@ -232,6 +281,7 @@ class LifecycleErrorViewSet(_LifecycleFilterMixin, viewsets.ReadOnlyModelViewSet
     )
 
 
+@_lifecycle_schema(s.LifecycleEventSerializer)
 class LifecycleEventViewSet(_LifecycleFilterMixin, viewsets.ReadOnlyModelViewSet):
     """The audit log of successful lifecycle actions, newest first (operators only)."""
 
@@ -243,6 +293,17 @@ class LifecycleEventViewSet(_LifecycleFilterMixin, viewsets.ReadOnlyModelViewSet
     )
 
 
+@extend_schema_view(
+    list=extend_schema(
+        responses={
+            200: s.SubmissionSerializer(many=True),
+            **o.errors(400, 401, 403, 404),
+        }
+    ),
+    retrieve=extend_schema(
+        responses={200: s.SubmissionSerializer, **o.errors(401, 403, 404)}
+    ),
+)
 class SubmissionViewSet(
     UploadLimitMixin,
     mixins.ListModelMixin,
@@ -277,6 +338,7 @@ class SubmissionViewSet(
             "multipart/form-data": {
                 "type": "object",
                 "properties": {"package": {"type": "string", "format": "binary"}},
+                "required": ["package"],
             }
         },
         responses={201: dict, **o.errors(400, 401, 403, 409, 413, 422)},

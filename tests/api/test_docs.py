@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 
 from django.urls import reverse
 
@@ -62,3 +63,44 @@ def test_openapi_documents_response_shapes_and_errors(db, client):
     assert {"catalog", "installed", "permissions", "hooks", "trust_levels"} <= set(
         schemas["ListResponse"]["properties"]
     )
+
+
+def test_openapi_document_generates_without_warnings(db, tmp_path):
+    from django.core.management import call_command
+
+    out = tmp_path / "schema.json"
+    call_command(
+        "spectacular",
+        "--validate",
+        "--fail-on-warn",
+        "--format",
+        "openapi-json",
+        "--file",
+        str(out),
+    )
+    doc = json.loads(out.read_text())
+    catalog = doc["paths"]["/api/market/catalog"]["get"]
+    assert {"search", "trust", "permission", "hook"} <= {
+        p["name"] for p in catalog["parameters"]
+    }
+    for path, item in doc["paths"].items():
+        for method, operation in item.items():
+            if method == "get":
+                # Every read may be refused: flag off (403), reads not public (401).
+                assert {"401", "403"} <= set(operation["responses"]), path
+    actor = doc["components"]["schemas"]["LifecycleEvent"]["properties"]["actor"]
+    assert actor["nullable"] is True
+
+
+def test_openapi_marks_public_reads(db, client, settings):
+    def security(path, method="get"):
+        doc = client.get(reverse("openapi-schema"), {"format": "json"}).json()
+        return doc["paths"][path][method]["security"]
+
+    assert {} in security("/api/market/installed")
+    assert {} in security("/api/market/catalog")
+    assert {} not in security("/api/market/errors")
+    assert {} not in security("/api/market/submissions")
+    assert {} not in security("/api/market/install", "post")
+    settings.MARKET_PUBLIC_READS = False
+    assert {} not in security("/api/market/installed")

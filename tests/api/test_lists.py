@@ -147,3 +147,31 @@ def test_openapi_shows_the_items_envelope(db, client):
     assert any(
         p["name"] == "page" and "every item" in p["description"] for p in installed
     )
+
+
+@pytest.mark.parametrize("name", LISTS)
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "1.5", "true", "", "٣", "0000"])
+def test_malformed_page_size_is_refused(flags_on, operator, name, value):
+    response = operator.get(reverse(name), {"page_size": value})
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert [p["path"] for p in error["details"]["problems"]] == ["page_size"]
+
+
+def test_large_page_size_counts_as_the_maximum(db, flags_on, client):
+    grow_installed(210)
+    url = reverse("market-api:installed-list")
+    for value in ("201", "99999999999999999999", "00150"):
+        body = client.get(url, {"page_size": value}).json()
+        assert len(body["items"]) == (150 if value == "00150" else 200), value
+
+
+def test_catalog_trust_filter_takes_only_the_levels(db, flags_on, client):
+    url = reverse("market-api:catalog-list")
+    assert client.get(url, {"trust": "verified"}).status_code == 200
+    for value in ("AAA", "", "Verified"):
+        response = client.get(url, {"trust": value})
+        assert response.status_code == 400, value
+        [problem] = response.json()["error"]["details"]["problems"]
+        assert problem["path"] == "trust"
