@@ -173,6 +173,85 @@ def test_unsafe_names(ws: Workspace, name: str) -> None:
     assert exc.details["entry"] == name
 
 
+# Names that would not extract to the same file on Windows, macOS and Linux, and the
+# rule each breaks (details.rule).
+NOT_PORTABLE = [
+    *[(n, "windows_device_name") for n in ("CON", "prn.txt", "a/Aux.h", "nul.tar.gz")],
+    *[(n, "windows_device_name") for n in ("COM1", "com0.log", "LPT9.txt", "lpt5")],
+    *[(n, "windows_device_name") for n in ("COM\u00b9.txt", "lpt\u00b2", "COM\u00b3")],
+    *[(n, "windows_device_name") for n in ("CONIN$", "conout$.txt", "con .txt")],
+    ("\uff43\uff4f\uff4e.txt", "windows_device_name"),  # fullwidth: folds to con
+    ("dir/NUL/x.py", "windows_device_name"),
+    ("readme.", "trailing_dot_or_space"),
+    ("readme ", "trailing_dot_or_space"),
+    ("docs./x.md", "trailing_dot_or_space"),
+    ("docs /x.md", "trailing_dot_or_space"),
+    ("a...", "trailing_dot_or_space"),
+    *[(f"a{c}b.txt", "windows_character") for c in '<>"|?*'],
+    ("x" * 161, "too_long"),
+    ("/".join(["d" * 9] * 16) + "/f", "too_long"),  # 161 characters
+    ("\U0001f600" * 81, "too_long"),  # 162 UTF-16 units, 81 characters
+    ("\u00e9" * 128, "too_long"),  # 128 characters but 256 bytes in one segment
+    ("PROGRA~1", "windows_short_name"),
+    ("docs/LONG~123.TXT", "windows_short_name"),
+    ("a~1.py", "windows_short_name"),
+    (".market.json", "reserved_name"),
+    (".MARKET.JSON", "reserved_name"),
+    ("assets/.Market.json", "reserved_name"),
+    (".market.json/x.txt", "reserved_name"),
+    ("\uff0emarket.json", "reserved_name"),  # a fullwidth full stop folds to "."
+]
+
+
+@pytest.mark.parametrize(("name", "rule"), NOT_PORTABLE)
+def test_names_that_are_not_portable(ws: Workspace, name: str, rule: str) -> None:
+    exc = ws.refused(ws.bundle([*good_entries(), (name, b"evil")]), "unsafe_path")
+    assert exc.details == {"entry": name, "rule": rule}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "con_notes.txt",
+        "CONSOLE.md",
+        "COM10.txt",
+        "lpt.txt",
+        "aux-/x.py",
+        "nul_",
+        " leading space.txt",
+        "a.b.c.d",
+        "file (1) [x] {y} #z %w &v ;u =t +s ,r 'q.txt",
+        "x~1a.txt",
+        "notes~draft.md",
+        "backup~2.tar.gz",
+        ".market.json.bak",
+        "market.json",
+        "caf\u00e9/\u65e5\u672c\u8a9e/\U0001f389.txt",
+        "x" * 160,
+        "/".join(["d" * 9] * 16),  # 159 characters
+        "\u00e9" * 127,
+    ],
+)
+def test_unusual_but_portable_names(ws: Workspace, name: str) -> None:
+    archive.check_member_name(name)
+    bundle = ws.bundle(good_entries({"main.py": b"x", name: b"data"}))
+    info = extract_bundle(bundle, ws.out / "dest")
+    assert name in info.entries
+    assert (ws.out / "dest" / name).read_bytes() == b"data"
+
+
+@pytest.mark.parametrize("name", ["n" * 60_000, "a" * 3000 + ":b"])
+def test_a_huge_name_makes_a_small_error(ws: Workspace, name: str) -> None:
+    exc = ws.refused(ws.bundle([*good_entries(), (name, b"x")]), "unsafe_path")
+    assert len(exc.message) < 1000
+    assert exc.details["entry"] == name[:300] + "\u2026"
+
+
+def test_the_reserved_name_is_the_installers_record() -> None:
+    assert archive.RESERVED_NAME == ".market.json"
+    assert archive.MAX_PATH_UNITS == 160
+
+
 def test_nul_in_name(ws: Workspace) -> None:
     bundle = ws.bundle([*good_entries(), ("nulQname.txt", b"x")])
     patch_bytes(bundle, b"nulQname.txt", b"nul\x00name.txt")
@@ -273,6 +352,9 @@ def test_duplicates_and_collisions(ws: Workspace, names: tuple[str, str]) -> Non
         ("caf\u00e9.txt", "cafe\u0301.txt"),  # NFC and NFD
         ("\ufb01le.txt", "FILE.txt"),  # NFKC ligature, then case
         ("stra\u00dfe", "STRASSE"),
+        ("docs/readme.", "DOCS/README"),  # Windows drops trailing dots and spaces
+        ("notes .txt ", "notes .txt"),
+        ("COM\u00b9", "com1"),
     ],
 )
 def test_fold_name_is_the_collision_key(first: str, second: str) -> None:

@@ -8,11 +8,14 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import zipfile
 from pathlib import Path
 
 import pytest
 import rfc8785
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from market import packaging
 from market.archive import check_name_collisions, fold_name, inspect_bundle
@@ -20,9 +23,11 @@ from market.errors import (
     DuplicateEntryError,
     ManifestError,
     ManifestMissingError,
+    MarketError,
     PackagingError,
     SignatureMismatchError,
     SignatureUnsupportedError,
+    UnsafePathError,
 )
 from market.packaging import build_package, check_package, collect_files
 
@@ -390,11 +395,103 @@ def test_non_utf8_file_name_is_refused(tmp_path):
         build_package(src, tmp_path / "out")
 
 
-def test_unsafe_file_name_is_refused(tmp_path):
+@pytest.mark.parametrize(
+    ("name", "rule"),
+    [
+        ("back\\slash.txt", "backslash"),
+        ("CON", "windows_device_name"),
+        ("docs/aux.md", "windows_device_name"),
+        ("nul.tar.gz", "windows_device_name"),
+        ("COM\u00b9.txt", "windows_device_name"),
+        ("LPT\u00b3", "windows_device_name"),
+        ("conin$", "windows_device_name"),
+        ("CONOUT$.txt", "windows_device_name"),
+        ("NUL/inside.py", "windows_device_name"),
+        ("readme.", "trailing_dot_or_space"),
+        ("readme ", "trailing_dot_or_space"),
+        ("folder./x.txt", "trailing_dot_or_space"),
+        ("a<b.txt", "windows_character"),
+        ("what?.txt", "windows_character"),
+        ("star*.txt", "windows_character"),
+        ("pipe|.txt", "windows_character"),
+        ('quote".txt', "windows_character"),
+        ("a:b", "windows_character"),
+        ("tab\there.txt", "invisible_character"),
+        ("PROGRA~1", "windows_short_name"),
+        ("/".join(["deep"] * 32) + "/file.txt", "too_long"),
+        ("\U0001f600" * 40 + "/" + "\U0001f600" * 41, "too_long"),  # 163 units
+    ],
+)
+def test_non_portable_file_name_is_refused(tmp_path, name, rule):
     src = make_tree(tmp_path / "src")
-    (src / "back\\slash.txt").write_text("x")
-    with pytest.raises(PackagingError, match="back"):
+    (src / name).parent.mkdir(parents=True, exist_ok=True)
+    (src / name).write_text("x")
+    with pytest.raises(UnsafePathError) as exc:
         build_package(src, tmp_path / "out")
+    assert exc.value.code == "unsafe_path"
+    assert exc.value.details == {"path": name, "rule": rule}
+    assert exc.value.message.startswith(f"{name}: cannot be packed: ")
+    assert_nothing_written(tmp_path / "out")
+
+
+@pytest.mark.parametrize("name", [".market.json", "assets/.MARKET.JSON"])
+def test_the_installers_record_is_never_packed(tmp_path, name):
+    src = make_tree(tmp_path / "src")
+    (src / name).write_text("{}")
+    # Hidden files are skipped by default: the bundle simply does not have it.
+    result = build_package(src, tmp_path / "out")
+    with zipfile.ZipFile(result.path) as zf:
+        assert name not in zf.namelist()
+    with pytest.raises(UnsafePathError) as exc:
+        build_package(src, tmp_path / "out2", include_hidden=True)
+    assert exc.value.details == {"path": name, "rule": "reserved_name"}
+    assert_nothing_written(tmp_path / "out2")
+
+
+# Every kind of name that is unusual but portable: the packager packs them and the
+# installer reads the bundle back, file for file.
+UNUSUAL_NAMES = [
+    "caf\u00e9/cr\u00e8me br\u00fbl\u00e9e.txt",
+    "\u65e5\u672c\u8a9e/\u30c6\u30b9\u30c8.md",
+    "\u0645\u0631\u062d\u0628\u0627.txt",
+    "emoji \U0001f389/\U0001f600.json",
+    "Stra\u00dfe.txt",
+    " leading space.txt",
+    "dots.in.the.middle.tar.gz",
+    "file (1) [x] {y} #z %w &v ;u =t +s ,r 'q !p @o $n ^m `l.txt",
+    "con_notes.txt",
+    "CONSOLE.md",
+    "COM10.txt",
+    "lpt.txt",
+    "auxiliary/nul_/prn-/x.py",
+    "x~1a.txt",
+    "notes~draft.md",
+    "backup~2.tar.gz",
+    "market.json",
+    "nested/manifest.json",
+    ".market.json.bak",
+    "-dash/_under/=eq",
+    "/".join(["d"] * 60) + "/deepest.txt",
+    "/".join(["n" * 9] * 15) + "/" + "f" * 9,  # exactly 159 characters
+    "\u00e9" * 127,  # 254 bytes in one segment
+]
+
+
+def test_unusual_but_portable_names_round_trip(tmp_path):
+    src = tmp_path / "src"
+    shutil.copytree(FIXTURES / "hello_minimal", src)
+    for i, name in enumerate(UNUSUAL_NAMES):
+        (src / name).parent.mkdir(parents=True, exist_ok=True)
+        (src / name).write_bytes(f"file {i}\n".encode())
+    result = build_package(src, tmp_path / "out", include_hidden=True)
+    dest = tmp_path / "dest"
+    from market.archive import extract_bundle
+
+    info = extract_bundle(result.path, dest)
+    assert info.content_verified
+    assert set(UNUSUAL_NAMES) <= set(info.entries)
+    for i, name in enumerate(UNUSUAL_NAMES):
+        assert (dest / name).read_bytes() == f"file {i}\n".encode()
 
 
 def _create_both(src: Path, first: str, second: str) -> None:
@@ -446,6 +543,49 @@ def test_packager_and_installer_share_the_collision_rule(tmp_path):
         collect_files(src)
     assert packer.value.details == rule.value.details
     assert fold_name("a/B.txt") == fold_name("a/b.TXT")
+
+
+_PORTABLE = st.text(
+    st.sampled_from("aAbBz19_-\u00e9e\u0301\u00df\u65e5\U0001f600"),
+    min_size=1,
+    max_size=8,
+)
+SEGMENT = st.one_of(
+    *[_PORTABLE] * 6,
+    st.tuples(_PORTABLE, st.sampled_from([".", " ", "~1", ".txt", "~2.py"])).map(
+        "".join
+    ),
+    st.text(st.sampled_from("ab.~ 1\u00b9$<?|\t\uff41\uff0e"), min_size=1, max_size=6),
+    st.sampled_from(["CON", "nul.txt", "com1", "Readme", "README", ".market.json"]),
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    names=st.lists(st.lists(SEGMENT, min_size=1, max_size=4).map("/".join), max_size=6)
+)
+def test_the_packager_never_writes_a_bundle_the_installer_refuses(names):
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "src"
+        shutil.copytree(FIXTURES / "hello_minimal", src)
+        for i, name in enumerate(names):
+            if any(part in (".", "..") for part in name.split("/")):
+                continue
+            path = src / name
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(f"file {i}".encode())
+            except OSError:
+                continue  # a folder where a file is, or a file where a folder is
+        try:
+            result = build_package(src, Path(tmp) / "out", include_hidden=True)
+        except MarketError:
+            assert not (Path(tmp) / "out").exists() or not any(
+                (Path(tmp) / "out").iterdir()
+            )
+            return
+        info = inspect_bundle(result.path)
+        assert info.sha256 == result.sha256 and info.content_verified
 
 
 # --- referenced files -----------------------------------------------------------------

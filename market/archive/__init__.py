@@ -33,7 +33,9 @@ from market.archive.members import (
 )
 from market.archive.names import (
     MAX_NAME_BYTES,
+    MAX_PATH_UNITS,
     MAX_SEGMENT_BYTES,
+    RESERVED_NAME,
     check_member_name,
     check_name_collisions,
     fold_name,
@@ -56,9 +58,11 @@ __all__ = [
     "FILE_MODE",
     "MAX_MANIFEST_BYTES",
     "MAX_NAME_BYTES",
+    "MAX_PATH_UNITS",
     "MAX_SEGMENT_BYTES",
     "NO_CONTENT_RECORD",
     "RATIO_MIN_BYTES",
+    "RESERVED_NAME",
     "ArchiveLimits",
     "BundleInfo",
     "Member",

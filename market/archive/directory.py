@@ -25,7 +25,7 @@ import struct
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from market.archive.names import MAX_NAME_BYTES
+from market.archive.names import MAX_NAME_BYTES, shown_name
 from market.errors import ArchiveError, LimitExceededError
 
 if TYPE_CHECKING:
@@ -251,8 +251,8 @@ def _walk_central(data: bytes, entries: int) -> None:
 
 
 def shown(raw: bytes) -> str:
-    """A raw entry name, readable whatever its bytes."""
-    return raw.decode("utf-8", "backslashreplace")
+    """A raw entry name, readable whatever its bytes, and not too long to show."""
+    return shown_name(raw.decode("utf-8", "backslashreplace"))
 
 
 def extra_fields(extra: bytes, entry: str, where: str) -> dict[int, bytes]:

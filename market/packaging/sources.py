@@ -1,10 +1,13 @@
 """The source tree: which files go into a bundle, and which trees are refused.
 
 Hidden paths (unless asked for), caches, logs and ``--ignore`` patterns are skipped and
-not looked into; symlinks and special files are refused, never followed; every name
-must be one the installer accepts (:func:`market.archive.check_member_name`), and no two
-may collide once folded (:func:`market.archive.check_name_collisions`), so no bundle is
-built in vain. Files are opened without following a symlink swapped in after the walk.
+not looked into; symlinks and special files are refused, never followed. Every name
+packed must be one the installer accepts, by the very same rule
+(:func:`market.archive.check_member_name`: portable on Windows, macOS and Linux, never
+the installer's ``.market.json``), refused as ``unsafe_path``; and no two may be one
+file somewhere (:func:`market.archive.check_name_collisions`), refused as
+``duplicate_entry``; so no bundle is built in vain. Files are opened without following
+a symlink swapped in after the walk.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from pathlib import Path
 from typing import IO
 
 from market.archive import check_member_name, check_name_collisions
-from market.errors import DuplicateEntryError, MarketError, PackagingError
+from market.errors import DuplicateEntryError, PackagingError, UnsafePathError
 from market.manifest import MANIFEST_FILENAMES
 
 BUNDLE_SUFFIX = ".cvnext"
@@ -154,9 +157,10 @@ def _check_name(name: str) -> None:
     """Refuse names the installer would refuse, so no bundle is built in vain."""
     try:
         check_member_name(name)
-    except MarketError as exc:
-        raise PackagingError(
-            f"{name}: cannot be packed: {exc.message}", details={"path": name}
+    except UnsafePathError as exc:
+        raise UnsafePathError(
+            f"{name}: cannot be packed: {exc.message}",
+            details={"path": name, "rule": exc.details.get("rule")},
         ) from exc
 
 

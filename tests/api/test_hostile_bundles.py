@@ -323,6 +323,53 @@ def test_hostile_bundle_by_upload(api, tmp_path, market_root, case):
     assert_nothing_left(market_root, code)
 
 
+# Names that would not extract to the same files on Windows, macOS and Linux (or
+# would overwrite the installer's record), with the rule each breaks.
+NOT_PORTABLE = {
+    "sidecar_at_the_root": (".market.json", "reserved_name"),
+    "sidecar_in_a_folder": ("assets/.Market.JSON", "reserved_name"),
+    "sidecar_as_a_folder": (".market.json/x.txt", "reserved_name"),
+    "device_name": ("aux.py", "windows_device_name"),
+    "device_name_folder": ("lib/CON/x.py", "windows_device_name"),
+    "superscript_device": ("COM\u00b3.log", "windows_device_name"),
+    "console_device": ("CONOUT$", "windows_device_name"),
+    "trailing_dot": ("readme.", "trailing_dot_or_space"),
+    "trailing_space": ("docs /x.md", "trailing_dot_or_space"),
+    "windows_character": ("what?.txt", "windows_character"),
+    "path_too_long": ("/".join(["folder"] * 23) + "/file.py", "too_long"),
+    "short_name": ("SCRIPT~1.PY", "windows_short_name"),
+}
+
+
+def _with_sidecar_like(name):
+    """A bundle that lists ``name`` in its content record too (a careful attacker)."""
+
+    def build(path: Path) -> Path:
+        files = {"main.py": b"print(1)\n", name: b'{"id": "other"}'}
+        return write_zip(path, good_entries(files))
+
+    return build
+
+
+@pytest.mark.parametrize("case", sorted(NOT_PORTABLE))
+def test_bundle_with_a_name_that_is_not_portable(api, package_dir, market_root, case):
+    name, rule = NOT_PORTABLE[case]
+    bundle = _with_sidecar_like(name)(package_dir / f"{case}.cvnext")
+    response = api.post(
+        reverse("market-api:install"), {"package": str(bundle)}, format="json"
+    )
+    assert response.status_code == 422, response.content
+    assert response.json()["error"]["code"] == "unsafe_path"
+    assert response.json()["error"]["details"] == {"entry": name, "rule": rule}
+    assert_nothing_left(market_root, "unsafe_path")
+
+
+def test_the_reserved_name_is_the_sidecar():
+    from market import archive, services
+
+    assert archive.RESERVED_NAME == services.SIDECAR_NAME
+
+
 @pytest.mark.parametrize("case", sorted(DIFFERENTIAL))
 def test_zip_differential_bundle(api, package_dir, market_root, case):
     build, check = DIFFERENTIAL[case]
