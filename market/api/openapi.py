@@ -6,13 +6,13 @@ what the selectors and views return, and the one error payload every endpoint sh
 
 from __future__ import annotations
 
-from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS
 
 from market.api.permissions import MarketReadPermission
+from market.conf import market_conf
 
 
 class MarketAutoSchema(AutoSchema):
@@ -21,7 +21,7 @@ class MarketAutoSchema(AutoSchema):
 
     def get_auth(self) -> list:
         auth = super().get_auth()
-        public = settings.MARKET_PUBLIC_READS and self.method in SAFE_METHODS
+        public = self.method in SAFE_METHODS and market_conf().public_reads
         if public and any(
             isinstance(p, MarketReadPermission) for p in self.view.get_permissions()
         ):
@@ -91,10 +91,7 @@ class InstalledItemSerializer(serializers.Serializer):
     manifest_summary = ManifestSummarySerializer()
     capabilities = CapabilitiesSerializer()
     diagnostics = serializers.DictField()
-    warnings = serializers.ListField(
-        child=serializers.DictField(), help_text="The first 50 warnings."
-    )
-    warning_count = serializers.IntegerField(help_text="How many warnings in all.")
+    warnings = serializers.ListField(child=serializers.DictField())
     update_available = serializers.CharField(
         allow_null=True,
         help_text="The newest approved catalogue version when it is newer than the "
