@@ -28,10 +28,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 
 from market import flags
+from market.conf import market_conf
 from market.durable import is_temp_name, replace_durably
 from market.lifecycle import record_event, recording
 from market.models import InstalledExtension, LifecycleAction
@@ -211,7 +211,7 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
 def _stale_temps(now: float, min_age_seconds: float) -> list[Path]:
     """Temp files of durable writes (flags, catalogue key) that never finished."""
     found = []
-    for target in (flags.config_path(), Path(settings.MARKET_SIGNING_KEY_FILE)):
+    for target in (flags.config_path(), market_conf().signing_key_file):
         if not target.parent.is_dir():
             continue
         for path in sorted(target.parent.iterdir()):

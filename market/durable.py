@@ -46,6 +46,15 @@ _O_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 _DIR_FSYNC_UNSUPPORTED = frozenset(
     {errno.EINVAL, errno.ENOTSUP, getattr(errno, "EOPNOTSUPP", errno.ENOTSUP)}
 )
+# What ``link`` says on file systems without hard links.
+_NO_HARD_LINKS = frozenset(
+    {
+        errno.EPERM,
+        errno.ENOTSUP,
+        getattr(errno, "EOPNOTSUPP", errno.ENOTSUP),
+        getattr(errno, "ENOSYS", errno.ENOTSUP),
+    }
+)
 TEMP_SUFFIX = ".tmp"
 SYNC_WORKERS = 4
 SYNC_QUEUE = 128
@@ -135,31 +144,54 @@ def atomic_write_bytes(
     the new file's permission bits from the start (so a key is never readable by
     others, not even briefly). With ``exclusive``, an existing ``path`` is never
     replaced: ``FileExistsError`` is raised and nothing changes, so two processes
-    creating the same file (the catalogue key) cannot both win. Needs a folder that
-    exists; no temp file is left behind on failure.
+    creating the same file (the catalogue key) cannot both win (where the file
+    system has no hard links, the file is created exclusively and written in place
+    instead). Needs a folder that exists; no temp file is left behind on failure.
     """
     path = Path(path)
     tmp = temp_name(path)
-    fd = os.open(
-        tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_CLOEXEC, mode
-    )
+    _write_new(tmp, data, mode)
     try:
-        try:
-            if not _WINDOWS:
-                os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
-            _write_all(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
         if exclusive:
-            # A hard link fails if the name exists; rename would silently replace it.
-            os.link(tmp, path)
+            _link_or_create(tmp, path, data, mode)
         else:
             os.replace(tmp, path)
     finally:
         # After the rename there is nothing here; after a link, the temp name goes.
         tmp.unlink(missing_ok=True)
     fsync_dir(path.parent)
+
+
+def _write_new(path: Path, data: bytes, mode: int) -> None:
+    """Create ``path`` (never an existing one) holding ``data``, flushed."""
+    fd = os.open(
+        path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY | _O_CLOEXEC, mode
+    )
+    try:
+        if not _WINDOWS:
+            os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
+        _write_all(fd, data)
+        os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        path.unlink(missing_ok=True)
+        raise
+    os.close(fd)
+
+
+def _link_or_create(tmp: Path, path: Path, data: bytes, mode: int) -> None:
+    # A hard link fails if the name exists, where a rename would replace it.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in _NO_HARD_LINKS:
+            raise
+        # A file system without hard links (FAT, some network shares): create the
+        # name exclusively and write it in place. Still never replaces a file, but a
+        # reader may see it half written until this returns.
+        _write_new(path, data, mode)
 
 
 def replace_durably(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:

@@ -235,3 +235,28 @@ def test_temp_names_are_recognisable_and_unique(tmp_path):
     assert durable.is_temp_name(a.name)
     assert not durable.is_temp_name("catalog.pem")
     assert not durable.is_temp_name("notes.tmp")  # only hidden ones are ours
+
+
+def test_exclusive_write_without_hard_links_still_never_replaces(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise PermissionError(errno.EPERM, "Operation not permitted")
+
+    monkeypatch.setattr(os, "link", no_links)
+    key = tmp_path / "catalog.pem"
+    durable.atomic_write_bytes(key, b"first key", mode=0o600, exclusive=True)
+    assert key.read_bytes() == b"first key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    with pytest.raises(FileExistsError):
+        durable.atomic_write_bytes(key, b"second key", exclusive=True)
+    assert key.read_bytes() == b"first key"
+    assert leftovers(tmp_path) == []
+
+
+def test_exclusive_write_reports_other_link_failures(tmp_path, monkeypatch):
+    def broken(src, dst):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "link", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        durable.atomic_write_bytes(tmp_path / "x", b"data", exclusive=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
