@@ -76,6 +76,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so it sees every response: errors under /api/ keep the JSON shape.
+    "market.api.handlers.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -88,6 +90,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "comfyvn_site.urls"
+CSRF_FAILURE_VIEW = "market.api.handlers.csrf_failure"
 WSGI_APPLICATION = "comfyvn_site.wsgi.application"
 
 TEMPLATES = [
@@ -162,6 +165,12 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["market.api.permissions.MarketReadPermission"],
     "DEFAULT_PAGINATION_CLASS": "market.api.pagination.MarketPagination",
+    # DRF's own JSON and form parsers would read a body of any size.
+    "DEFAULT_PARSER_CLASSES": [
+        "market.api.parsers.BoundedJSONParser",
+        "market.api.parsers.BoundedFormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "market.api.exceptions.market_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "market.api.openapi.MarketAutoSchema",
@@ -191,9 +200,20 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
     },
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # <MARKET_ROOT>/logs/server.log: errors with their traceback and the
+        # error_id their client was given, beside the lifecycle lines.
+        "server_log": {"class": "market.serverlog.ServerLogHandler", "level": "ERROR"},
+    },
     "loggers": {
-        "market": {"handlers": ["console"], "level": env.str("LOG_LEVEL", "INFO")},
+        "market": {
+            "handlers": ["console", "server_log"],
+            "level": env.str("LOG_LEVEL", "INFO"),
+        },
+        # Uncaught exceptions of views and middleware (500s); records still reach
+        # Django's own handlers too.
+        "django.request": {"handlers": ["server_log"], "level": "WARNING"},
     },
 }
 

@@ -5,7 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from market.admin_flags import feature_flags_view
-from market.api.exceptions import json_not_found, json_server_error
+from market.api import handlers
 
 urlpatterns = [
     path(
@@ -23,5 +23,9 @@ urlpatterns = [
     ),
 ]
 
-handler404 = json_not_found
-handler500 = json_server_error
+# Under /api/ these answer with the API's JSON error payload; elsewhere with Django's
+# own pages.
+handler400 = handlers.bad_request
+handler403 = handlers.permission_denied
+handler404 = handlers.page_not_found
+handler500 = handlers.server_error

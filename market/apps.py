@@ -9,5 +9,7 @@ class MarketConfig(AppConfig):
     verbose_name = "Extension marketplace"
 
     def ready(self) -> None:
-        # Registers the system checks and the conf cache's setting_changed receiver.
+        # Registers the system checks, the conf cache's setting_changed receiver and
+        # the reference id given to uncaught exceptions (got_request_exception).
         from market import checks, conf  # noqa: F401
+        from market.api import handlers  # noqa: F401

@@ -15,7 +15,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import math
+import os
+import sys
+import tempfile
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
@@ -184,6 +188,14 @@ def parse_trusted_keys(value: Any) -> dict[str, Ed25519PublicKey]:
     return keys
 
 
+def _storage_location() -> Any:
+    try:
+        storages: Any = settings.STORAGES
+        return storages["default"].get("OPTIONS", {}).get("location")
+    except (AttributeError, KeyError, TypeError):
+        return None
+
+
 def _setting(name: str) -> Any:
     try:
         return getattr(settings, name)
@@ -232,6 +244,37 @@ class MarketConf:
     @cached_property
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
         return parse_trusted_keys(_setting("MARKET_TRUSTED_KEYS"))
+
+    @cached_property
+    def redaction_roots(self) -> tuple[str, ...]:
+        """The server's folders, whose paths never leave it (``market/redact.py``).
+
+        Never raises: a broken setting must not stop an error from being reported.
+        """
+        candidates: list[Any] = [
+            getattr(settings, "BASE_DIR", None),
+            getattr(settings, "STATIC_ROOT", None),
+            _storage_location(),
+            tempfile.gettempdir(),
+            sys.prefix,
+            sys.base_prefix,
+            sys.exec_prefix,
+        ]
+        for name in ("root", "package_dirs", "config_file", "signing_key_file"):
+            try:
+                value = getattr(self, name)
+            except ConfigError:
+                continue
+            if name in ("config_file", "signing_key_file"):
+                value = value.parent
+            candidates.extend(value if isinstance(value, tuple) else [value])
+        with contextlib.suppress(OSError, RuntimeError):  # no HOME, cwd deleted
+            candidates.extend([Path.home(), os.getcwd()])
+        roots: set[str] = set()
+        for candidate in candidates:
+            if candidate:
+                roots.update({str(candidate), os.path.realpath(candidate)})
+        return tuple(sorted(r for r in roots if len(r.rstrip("/\\")) > 1))
 
     # Folders under the root.
     @property

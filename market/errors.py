@@ -2,7 +2,7 @@
 
 Every error carries a stable snake_case ``code`` (part of the API contract: add codes,
 never rename them), a human ``message`` and JSON-serialisable ``details``. Errors know
-nothing about HTTP: ``market.api.exceptions`` maps codes to statuses in one table.
+nothing about HTTP: ``market/api/status.py`` maps each class to a status in one table.
 """
 
 from __future__ import annotations

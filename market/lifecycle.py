@@ -3,14 +3,17 @@
 Errors are written on their own connection-level autocommit, outside any failed
 transaction, so a rollback never erases the record of why it rolled back. Services
 wrap each action in :func:`recording`, which does exactly that.
+
+A stored error is public (``health.last_error``, ``errors/``): its message and
+details are redacted of server paths, and a fault of the server itself (a bug, a disk
+error, a broken setting) is stored as a reference id only. The server log keeps the
+full message and the traceback under the same id.
 """
 
 from __future__ import annotations
 
-import json
+import contextlib
 import logging
-import os
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -18,34 +21,28 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
 
-from market.clock import iso
 from market.conf import market_conf
-from market.errors import MarketError
+from market.errors import ConfigError, MarketError
 from market.models import LifecycleError, LifecycleEvent
+from market.redact import redact
+from market.serverlog import append_line, logfmt, new_error_id, now_iso
 
 logger = logging.getLogger(__name__)
 
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_.:/@+-]+$")
+__all__ = [
+    "logfmt",
+    "record_error",
+    "record_event",
+    "recording",
+    "server_log_path",
+]
+
+CONFIG_MESSAGE = "the server's configuration is invalid; the operator has the details"
 
 
 def fault_point(name: str) -> None:
     """A named step of a lifecycle action; tests patch it to simulate a crash."""
-
-
-def logfmt(fields: dict[str, Any]) -> str:
-    parts = []
-    for key, value in fields.items():
-        if value is None:
-            continue
-        text = str(value)
-        if not _SAFE_VALUE.match(text):
-            # JSON string quoting escapes quotes, backslashes and every control
-            # character, so a hostile value can never forge a second log line.
-            text = json.dumps(text)
-        parts.append(f"{key}={text}")
-    return " ".join(parts)
 
 
 def server_log_path() -> Path:
@@ -53,16 +50,9 @@ def server_log_path() -> Path:
 
 
 def write_log_line(fields: dict[str, Any]) -> None:
-    line = logfmt({**fields, "ts": iso(timezone.now())})
+    line = logfmt({**fields, "ts": now_iso()})
     logger.info("%s", line)
-    path = server_log_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # One write of one line with O_APPEND: concurrent workers never interleave lines.
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, (line + "\n").encode("utf-8"))
-    finally:
-        os.close(fd)
+    append_line(line)
 
 
 def _scrub(value: Any) -> Any:
@@ -122,23 +112,43 @@ def record_error(
     action: str, ext_id: str, exc: BaseException, *, actor: Any = None
 ) -> LifecycleError | None:
     """Store a failed action. Must run outside the failed ``atomic()`` block."""
-    if isinstance(exc, MarketError):
+    error_id = None
+    if isinstance(exc, ConfigError) or not isinstance(exc, MarketError):
+        # The server's fault, not the request's: the traceback goes to the server
+        # log; the stored row and the client get the reference id.
+        error_id = getattr(exc, "error_id", None) or new_error_id()
+        with contextlib.suppress(AttributeError):
+            exc.error_id = error_id  # type: ignore[attr-defined]
+        logger.error(
+            "%s of %s failed",
+            action,
+            ext_id or "-",
+            exc_info=(type(exc), exc, exc.__traceback__),
+            extra={"error_id": error_id},
+        )
+    if isinstance(exc, ConfigError):
+        code, message, detail = exc.code, CONFIG_MESSAGE, {"error_id": error_id}
+    elif isinstance(exc, MarketError):
         code, message, detail = exc.code, exc.message, exc.details
     else:
         code, message, detail = (
             "server_error",
             "internal error",
-            {"type": type(exc).__name__},
+            {"type": type(exc).__name__, "error_id": error_id},
         )
     write_log_line(
         {
             "event": f"market.{action}.error",
             "extension_id": ext_id or None,
             "code": code,
-            "message": message,
+            "message": exc.message if isinstance(exc, MarketError) else message,
+            "error_id": error_id,
             "actor": _actor_name(actor),
         }
     )
+    roots = market_conf().redaction_roots
+    message = redact(message, roots)
+    detail = redact(detail if isinstance(detail, dict) else {"value": detail}, roots)
     if transaction.get_connection().needs_rollback:
         # Still inside a broken outer transaction (a caller's atomic block): writing now
         # would fail; the log line above is the record.
@@ -149,7 +159,7 @@ def record_error(
             extension_id=_scrub(ext_id)[:64],
             code=code,
             message=_scrub(message)[:2000],
-            detail=_scrub(detail if isinstance(detail, dict) else {"value": detail}),
+            detail=_scrub(detail),
             actor=_actor_row(actor),
         )
     except Exception:

@@ -20,7 +20,7 @@ from django.http import HttpRequest, HttpResponse
 
 from market import flags
 from market.api.exceptions import error_response
-from market.lifecycle import logfmt
+from market.serverlog import logfmt
 
 logger = logging.getLogger(__name__)
 

@@ -11,6 +11,7 @@ from django.db.models import Count, Q, QuerySet
 
 from market import hooks_catalog
 from market.clock import iso
+from market.conf import market_conf
 from market.manifest import (
     TRUST_LEVELS,
     capabilities,
@@ -24,6 +25,7 @@ from market.models import (
     LifecycleError,
     LifecycleEvent,
 )
+from market.redact import redact
 
 LIFECYCLE_ACTIONS = (LifecycleAction.INSTALL, LifecycleAction.UNINSTALL)
 
@@ -209,7 +211,8 @@ def last_error() -> dict[str, Any] | None:
         return None
     return {
         "action": error.action,
-        "message": error.message,
+        # Stored redacted; read redacted too, for rows written before that.
+        "message": redact(error.message, market_conf().redaction_roots),
         "timestamp": iso(error.created_at),
         "extension_id": error.extension_id or None,
         "code": error.code,

@@ -14,6 +14,7 @@ if ! grep -qs '^SECRET_KEY=' .env; then
 fi
 export COMFYVN_CONFIG=${COMFYVN_CONFIG:-$PWD/var/comfyvn.demo.json}
 export DEBUG=${DEBUG:-true}
+mkdir -p "${MARKET_ROOT:-var}/packages"  # the default package folder (check market.W003)
 .venv/bin/python manage.py migrate --noinput
 .venv/bin/python manage.py collectstatic --noinput -v 0
 .venv/bin/python manage.py market_demo

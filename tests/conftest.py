@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -11,13 +12,30 @@ import pytest
 from market import flags
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "extensions"
-# What a client sees of any unexpected failure: nothing about the server.
+
+
+class _ErrorId:
+    """Equal to any reference id (16 hex digits) the server hands out for a 500."""
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other: object) -> bool:
+        return (
+            isinstance(other, str) and re.fullmatch(r"[0-9a-f]{16}", other) is not None
+        )
+
+    def __repr__(self) -> str:
+        return "<any error_id>"
+
+
+ANY_ERROR_ID = _ErrorId()
+# What a client sees of any unexpected failure: a reference id, nothing else.
 SERVER_ERROR = {
     "ok": False,
     "error": {
         "code": "server_error",
         "message": "internal server error",
-        "details": {},
+        "details": {"error_id": ANY_ERROR_ID},
     },
 }
 

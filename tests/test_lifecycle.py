@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import json
+import re
+
 import pytest
 
 from market.errors import UnsafePathError
 from market.lifecycle import logfmt, record_error, server_log_path
 from market.models import LifecycleError
+from tests.conftest import ANY_ERROR_ID
+
+
+def parse_logfmt(line: str) -> dict[str, str]:
+    """The fields of one logfmt line (values JSON-quoted where needed)."""
+    fields = {}
+    for key, value in re.findall(r'(\w+)=("(?:[^"\\]|\\.)*"|\S+)', line):
+        fields[key] = json.loads(value) if value.startswith('"') else value
+    return fields
 
 
 def test_logfmt_quotes_only_what_needs_it_and_drops_none():
@@ -41,10 +53,52 @@ def test_error_with_nul_and_newlines_is_stored_and_logged_on_one_line(db):
 
 
 def test_unexpected_exceptions_are_stored_without_their_text(db):
-    record_error("uninstall", "a.b.c", RuntimeError("secret path /root/x"))
+    exc = RuntimeError("secret path /root/x")
+    record_error("uninstall", "a.b.c", exc)
     row = LifecycleError.objects.get()
     assert (row.code, row.message) == ("server_error", "internal error")
-    assert row.detail == {"type": "RuntimeError"}
+    assert row.detail == {"type": "RuntimeError", "error_id": ANY_ERROR_ID}
+    # The log keeps what the row leaves out, under the same reference.
+    error_id = row.detail["error_id"]
+    assert exc.error_id == error_id
+    lines = server_log_path().read_text().splitlines()
+    assert len(lines) == 2
+    fault = parse_logfmt(lines[0])
+    assert fault["event"] == "server.error"
+    assert fault["error_id"] == error_id
+    assert fault["exc_type"] == "RuntimeError"
+    assert "RuntimeError: secret path /root/x" in fault["traceback"]
+    assert parse_logfmt(lines[1])["error_id"] == error_id
+
+
+def test_a_broken_setting_is_stored_as_a_reference_only(db, tmp_path):
+    from market.errors import ConfigError
+
+    record_error("approve", "a.b.c", ConfigError(f"{tmp_path}/keys/x.pem: unreadable"))
+    row = LifecycleError.objects.get()
+    assert row.code == "config_invalid"
+    assert str(tmp_path) not in row.message
+    assert row.detail == {"error_id": ANY_ERROR_ID}
+    assert str(tmp_path) in server_log_path().read_text()
+
+
+def test_stored_messages_and_details_lose_server_paths(db, market_root, tmp_path):
+    from market.errors import PackagingError
+
+    target = market_root / "staging" / "x.cvnext"
+    exc = PackagingError(
+        f"cannot write {target}: Permission denied",
+        details={"path": str(target), "other": "/etc/passwd", "entry": "a/b.txt"},
+    )
+    record_error("approve", "a.b.c", exc)
+    row = LifecycleError.objects.get()
+    assert row.message == "cannot write <server path>: Permission denied"
+    assert row.detail == {
+        "path": "<server path>",
+        "other": "<server path>",
+        "entry": "a/b.txt",
+    }
+    assert str(target) in server_log_path().read_text()
 
 
 # -- recording(): one way to store a failed lifecycle action -----------------------

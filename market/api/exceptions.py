@@ -2,9 +2,11 @@
 
 ``{"ok": false, "error": {"code", "message", "details"}}``.
 
-Domain errors carry no HTTP status; ``STATUS_BY_CODE`` maps their codes to statuses in
-one place. The middleware, the 404/500 handlers and DRF's exception handler all build
-their responses with :func:`error_response`.
+Domain errors carry no HTTP status; ``market/api/status.py`` maps exception classes
+(and bare codes) to statuses in one table. The middleware, Django's handlers
+(``market/api/handlers.py``) and DRF's exception handler below all build their
+responses with :func:`error_payload`, which also takes server paths out of every
+message and detail (``market/redact.py``).
 """
 
 from __future__ import annotations
@@ -12,86 +14,85 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, JsonResponse
-from django.views import defaults
+from django.core.exceptions import PermissionDenied, SuspiciousOperation
+from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from market.errors import MarketError
+from market.api.status import STATUS_BY_CODE, status_for_code, status_for_error
+from market.conf import market_conf
+from market.errors import ConfigError, MarketError
+from market.redact import redact
+from market.serverlog import new_error_id
 
 logger = logging.getLogger(__name__)
 
-STATUS_BY_CODE: dict[str, int] = {
-    "manifest_missing": 422,
-    "manifest_invalid": 422,
-    "signature_mismatch": 422,
-    "signature_unsupported": 422,
-    "trust_unproven": 422,
-    "content_mismatch": 422,
-    "corrupt_archive": 422,
-    "unsafe_path": 422,
-    "unsafe_entry_type": 422,
-    "duplicate_entry": 422,
-    "unsupported_compression": 422,
-    "encrypted_entry": 422,
-    "limit_exceeded": 422,
-    "packaging_failed": 422,
-    "package_too_large": 413,
-    "path_not_allowed": 403,
-    "already_installed": 409,
-    "downgrade_refused": 409,
-    "install_in_progress": 409,
-    "review_refused": 409,
-    "version_exists": 409,
-    "not_installed": 404,
-    "not_found": 404,
-    "invalid_request": 400,
-    "config_invalid": 500,
-    "feature_disabled": 403,
-    "not_authenticated": 401,
-    "permission_denied": 403,
-    "method_not_allowed": 405,
-    "unsupported_media_type": 415,
-    "throttled": 429,
-    "server_error": 500,
+__all__ = [
+    "STATUS_BY_CODE",
+    "error_payload",
+    "error_response",
+    "market_exception_handler",
+    "server_error_payload",
+]
+
+SERVER_ERROR_MESSAGE = "internal server error"
+
+# DRF's refusals, by class along the MRO: the code each one answers with. DRF's own
+# status_code on the exception stays the response's status.
+DRF_CODES: dict[type[drf_exceptions.APIException], str] = {
+    drf_exceptions.APIException: "server_error",
+    drf_exceptions.ValidationError: "invalid_request",
+    drf_exceptions.ParseError: "invalid_request",
+    drf_exceptions.AuthenticationFailed: "not_authenticated",
+    drf_exceptions.NotAuthenticated: "not_authenticated",
+    drf_exceptions.PermissionDenied: "permission_denied",
+    drf_exceptions.NotFound: "not_found",
+    drf_exceptions.MethodNotAllowed: "method_not_allowed",
+    drf_exceptions.NotAcceptable: "not_acceptable",
+    drf_exceptions.UnsupportedMediaType: "unsupported_media_type",
+    drf_exceptions.Throttled: "throttled",
 }
 
 
+def _by_mro(table: dict[type, Any], exc: BaseException) -> Any:
+    for klass in type(exc).__mro__:
+        if klass in table:
+            return table[klass]
+    return None
+
+
 def error_payload(code: str, message: str, details: Any = None) -> dict[str, Any]:
+    roots = market_conf().redaction_roots
     return {
         "ok": False,
-        "error": {"code": code, "message": message, "details": details or {}},
+        "error": {
+            "code": code,
+            "message": redact(message, roots),
+            "details": redact(details, roots) if details else {},
+        },
     }
+
+
+def server_error_payload(error_id: str) -> dict[str, Any]:
+    """What a client learns of a server fault: a reference to quote, nothing more."""
+    return error_payload("server_error", SERVER_ERROR_MESSAGE, {"error_id": error_id})
+
+
+def json_error(payload: dict[str, Any], status: int) -> JsonResponse:
+    """A plain Django response, compact as DRF renders, for code outside DRF."""
+    return JsonResponse(
+        payload, status=status, json_dumps_params={"separators": (",", ":")}
+    )
 
 
 def error_response(
     code: str, message: str, details: Any = None, status: int | None = None
 ) -> JsonResponse:
-    """A plain Django response, for code outside DRF (middleware, handlers)."""
-    return JsonResponse(
-        error_payload(code, message, details),
-        status=status or STATUS_BY_CODE.get(code, 400),
+    """The payload of a code as a plain Django response (middleware, handlers)."""
+    return json_error(
+        error_payload(code, message, details), status or status_for_code(code)
     )
-
-
-def _drf_code(exc: drf_exceptions.APIException) -> str:
-    if isinstance(
-        exc, drf_exceptions.NotAuthenticated | drf_exceptions.AuthenticationFailed
-    ):
-        return "not_authenticated"
-    if isinstance(exc, drf_exceptions.PermissionDenied):
-        return "permission_denied"
-    if isinstance(exc, drf_exceptions.NotFound):
-        return "not_found"
-    if isinstance(exc, drf_exceptions.Throttled):
-        return "throttled"
-    if isinstance(exc, drf_exceptions.MethodNotAllowed):
-        return "method_not_allowed"
-    if isinstance(exc, drf_exceptions.UnsupportedMediaType):
-        return "unsupported_media_type"
-    return "invalid_request"
 
 
 def _field_problems(detail: Any, prefix: str = "") -> list[dict[str, str]]:
@@ -112,22 +113,51 @@ def _field_problems(detail: Any, prefix: str = "") -> list[dict[str, str]]:
     return problems
 
 
+def _market_error_response(exc: MarketError, context: dict[str, Any]) -> Response:
+    if isinstance(exc, ConfigError):
+        # The server's own configuration is broken: the operator reads the log (with
+        # the reference), the client learns nothing about the server's files.
+        error_id = new_error_id()
+        logger.error(
+            "server configuration error: %s",
+            exc.message,
+            extra={"error_id": error_id, "request": context.get("request")},
+        )
+        return Response(server_error_payload(error_id), status=500)
+    return Response(
+        error_payload(exc.code, exc.message, exc.details),
+        status=status_for_error(exc),
+    )
+
+
+def _log_refusal(code: str, context: dict[str, Any]) -> None:
+    # Refused before any lifecycle work: logged for the operator, not stored.
+    request = context.get("request")
+    logger.info(
+        "event=market.refused reason=%s method=%s path=%s user=%s",
+        code,
+        getattr(request, "method", "-"),
+        getattr(request, "path", "-"),
+        getattr(getattr(request, "user", None), "username", "") or "-",
+    )
+
+
 def market_exception_handler(
     exc: Exception, context: dict[str, Any]
 ) -> Response | None:
-    """DRF ``EXCEPTION_HANDLER``: every refusal in the one payload shape."""
+    """DRF ``EXCEPTION_HANDLER``: every refusal in the one payload shape.
+
+    Anything it does not know (a bug, a database failure) is left to Django, whose
+    ``handler500`` answers with a reference id and logs the traceback.
+    """
     if isinstance(exc, MarketError):
-        if exc.code == "config_invalid":
-            # The server's own configuration is broken: the operator reads the log,
-            # the client learns nothing about the server's files.
-            logger.error("server configuration error: %s", exc.message)
-            return Response(
-                error_payload("server_error", "internal server error"), status=500
-            )
-        status = STATUS_BY_CODE.get(exc.code, 400)
-        return Response(
-            error_payload(exc.code, exc.message, exc.details), status=status
-        )
+        return _market_error_response(exc, context)
+    if isinstance(exc, SuspiciousOperation):
+        # Too large a body, too many fields or files: Django's own refusals, raised
+        # while DRF parsed the request.
+        from market.api.handlers import refusal_response
+
+        return refusal_response(exc)
     if isinstance(exc, Http404):
         exc = drf_exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -135,17 +165,9 @@ def market_exception_handler(
     response = drf_exception_handler(exc, context)
     if response is None or not isinstance(exc, drf_exceptions.APIException):
         return response
-    code = _drf_code(exc)
+    code = _by_mro(DRF_CODES, exc)
     if code in ("not_authenticated", "permission_denied", "throttled"):
-        # Refused before any lifecycle work: logged for the operator, not stored.
-        request = context.get("request")
-        logger.info(
-            "event=market.refused reason=%s method=%s path=%s user=%s",
-            code,
-            getattr(request, "method", "-"),
-            getattr(request, "path", "-"),
-            getattr(getattr(request, "user", None), "username", "") or "-",
-        )
+        _log_refusal(code, context)
     details: Any = {}
     if isinstance(exc, drf_exceptions.ValidationError):
         details = {"problems": _field_problems(exc.detail)}
@@ -153,23 +175,9 @@ def market_exception_handler(
     elif isinstance(exc, drf_exceptions.Throttled):
         message = "too many requests; try again later"
         details = {"retry_after": exc.wait}
+    elif response.status_code >= 500:
+        message = SERVER_ERROR_MESSAGE
     else:
         message = str(exc.detail)
     response.data = error_payload(code, message, details)
     return response
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return request.path.startswith("/api/")
-
-
-def json_not_found(request: HttpRequest, exception: Exception | None = None):
-    if _wants_json(request):
-        return error_response("not_found", f"no such resource: {request.path}")
-    return defaults.page_not_found(request, exception)
-
-
-def json_server_error(request: HttpRequest):
-    if _wants_json(request):
-        return error_response("server_error", "internal server error")
-    return defaults.server_error(request)

@@ -9,6 +9,7 @@ from rest_framework import serializers
 
 from market import selectors
 from market.api.openapi import CatalogItemSerializer, InstalledItemSerializer
+from market.conf import market_conf
 from market.manifest import ID_PATTERN, TRUST_LEVELS
 from market.models import (
     CatalogEntry,
@@ -16,6 +17,7 @@ from market.models import (
     LifecycleError,
     LifecycleEvent,
 )
+from market.redact import redact
 
 
 @extend_schema_field(
@@ -152,6 +154,14 @@ class LifecycleErrorSerializer(serializers.ModelSerializer):
     actor = serializers.CharField(
         source="actor.username", default=None, allow_null=True
     )
+
+    def to_representation(self, instance: Any) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        # Stored redacted; read redacted too, for rows written before that.
+        roots = market_conf().redaction_roots
+        data["message"] = redact(data["message"], roots)
+        data["detail"] = redact(data["detail"], roots)
+        return data
 
     class Meta:
         model = LifecycleError

@@ -11,7 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -22,6 +22,7 @@ from market import review, selectors, services, signing
 from market.api import openapi as o
 from market.api import serializers as s
 from market.api.pagination import WholeUnlessPagedPagination
+from market.api.parsers import BoundedFormParser, BoundedJSONParser
 from market.api.permissions import HasModelPermission
 from market.api.uploads import UploadLimitMixin
 from market.clock import iso
@@ -74,7 +75,7 @@ class InstallView(UploadLimitMixin, APIView):
     required_permission = "market.install_extension"
     throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "market_install"
-    parser_classes = (JSONParser, MultiPartParser, FormParser)
+    parser_classes = (BoundedJSONParser, MultiPartParser, BoundedFormParser)
 
     @extend_schema(
         request={
@@ -315,7 +316,7 @@ class SubmissionViewSet(
     serializer_class = s.SubmissionSerializer
     permission_classes = (HasModelPermission,)
     required_permission = "market.submit_catalogentry"
-    parser_classes = (MultiPartParser, FormParser)
+    parser_classes = (MultiPartParser, BoundedFormParser)
 
     def get_permissions(self):
         if self.request.method in ("GET", "HEAD", "OPTIONS"):

@@ -107,7 +107,10 @@ def _open_bundle(
             raise UnsafePathError(
                 "an entry name is not valid UTF-8", details={"rule": "encoding"}
             ) from exc
-        except (*_ARCHIVE_FAILURES, OSError) as exc:
+        except OSError as exc:
+            reason = exc.strerror or type(exc).__name__
+            raise corrupt("zip", f"not a readable zip archive: {reason}") from exc
+        except _ARCHIVE_FAILURES as exc:
             raise corrupt("zip", f"not a readable zip archive: {exc}") from exc
         with zf:
             yield zf, digest.hexdigest(), size, directory

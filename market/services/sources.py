@@ -46,12 +46,13 @@ def source_from_path(raw: str) -> InstallSource:
     resolved = Path(os.path.realpath(candidate))
     roots = [Path(os.path.realpath(p)) for p in market_conf().package_dirs]
     if not any(resolved.is_relative_to(root) for root in roots):
+        # Neither the folders nor the path go back to the client: they describe the
+        # server's disk.
         raise PathNotAllowedError(
-            "package paths are accepted only inside the configured package folders",
-            details={"package": raw, "allowed": [str(r) for r in roots]},
+            "package paths are accepted only inside the configured package folders"
         )
     if resolved.suffix != ".cvnext" or not resolved.is_file():
-        raise NotFoundError(f"no .cvnext bundle at {raw}", details={"package": raw})
+        raise NotFoundError("there is no .cvnext bundle at the given package path")
     return InstallSource(InstalledExtension.Source.PATH, resolved, resolved.name)
 
 
