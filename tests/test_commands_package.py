@@ -332,3 +332,59 @@ def test_command_line_exit_codes_without_a_database(src, tmp_path):
     assert good.returncode == 0, good.stderr
     assert good.stdout.startswith("[ok] created ")
     assert not (tmp_path / "never-created.sqlite3").exists()
+
+
+def test_manage_py_package_starts_without_django(tmp_path):
+    """The packager path loads the packager, not the web app: no Django, DRF, admin
+    or API module is imported (they are most of a cold start)."""
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            str(ROOT / "manage.py"),
+            "package",
+            str(FIXTURES / "hello_minimal"),
+            "--output",
+            str(tmp_path),
+        ],
+        env={k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"},
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("[ok] created ")
+    imported = {
+        line.rsplit("|", 1)[1].strip()
+        for line in run.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
+    assert "market.packaging.builder" in imported and "jsonschema" in imported
+    heavy = sorted(
+        name
+        for name in imported
+        if name.split(".")[0] in ("django", "rest_framework", "drf_spectacular")
+        or name.startswith(("market.api", "market.admin", "market.models"))
+    )
+    assert heavy == []
+
+
+def test_manage_py_package_with_django_options_runs_through_django(tmp_path):
+    run = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "manage.py"),
+            "package",
+            str(FIXTURES / "hello_minimal"),
+            "--output",
+            str(tmp_path),
+            "--settings=comfyvn_site.settings_test",
+            "-v",
+            "2",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.startswith("[ok] created ")
+    assert (tmp_path / "hello.minimal-0.1.0.cvnext").is_file()

@@ -17,13 +17,13 @@ from django.core.management.base import BaseCommand
 
 from market.archive import inspect_bundle
 from market.errors import MarketError
-from market.management.commands.package import (
+from market.packaging import build_package
+from market.packaging.cli import (
     add_manifest_options,
     fail,
     load_allowlist,
     write_warnings,
 )
-from market.packaging import build_package
 from market.services import archive_limits
 
 
