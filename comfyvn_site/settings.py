@@ -125,6 +125,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Take the write lock when a transaction starts, so two installs serialise instead
     # of one failing with "database is locked" when it upgrades a read lock.
     _sqlite_options.setdefault("transaction_mode", "IMMEDIATE")
+else:
+    # Persistent connections: a new PostgreSQL connection costs more than a whole
+    # catalogue read. Each worker thread keeps its connection for DB_CONN_MAX_AGE
+    # seconds (0 closes it after every request, as Django does by default) and checks
+    # it before reuse, so a restarted database costs one failed ping, not a 500.
+    # ``?conn_max_age=`` / ``?conn_health_checks=`` in DATABASE_URL take precedence.
+    DATABASES["default"].setdefault(
+        "CONN_MAX_AGE", env.int("DB_CONN_MAX_AGE", default=600)
+    )
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = str(
+        DATABASES["default"].get("CONN_HEALTH_CHECKS", True)
+    ).lower() not in ("false", "0", "no", "off")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}

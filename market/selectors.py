@@ -111,8 +111,17 @@ def catalog_listing(entry: CatalogEntry) -> str:
 
 
 def latest_versions() -> dict[str, str]:
-    """The default (newest approved) catalogue version of every listed id."""
-    return dict(catalog_queryset().values_list("extension_id", "version"))
+    """The default (newest approved) catalogue version of every installed id.
+
+    One query that reads only the installed ids' catalogue rows (an index seek per
+    installed extension), however large the catalogue is.
+    """
+    installed = InstalledExtension.objects.values("extension_id")
+    return dict(
+        catalog_queryset()
+        .filter(extension_id__in=installed)
+        .values_list("extension_id", "version")
+    )
 
 
 def update_available(installed: str, latest: str | None) -> str | None:

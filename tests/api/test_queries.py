@@ -139,3 +139,19 @@ def test_list_serves_the_listing_stored_at_approval(db, flags_on, client, build_
     review.catalog_entry_delist(entry=approved, reviewer=None)
     approved.refresh_from_db()
     assert approved.listing == ""
+
+
+def test_update_lookup_reads_only_installed_ids(
+    db, flags_on, client, django_assert_max_num_queries
+):
+    from market.selectors import latest_versions
+
+    grow_catalogue(200)  # 200 listed, the first 50 installed
+    InstalledExtension.objects.filter(extension_id__gte="ext.00003").delete()
+    CatalogEntry.objects.filter(extension_id="ext.00001").update(version="1.1.0")
+    with django_assert_max_num_queries(1):
+        latest = latest_versions()
+    assert latest == {"ext.00000": "1.0.0", "ext.00001": "1.1.0", "ext.00002": "1.0.0"}
+    with django_assert_max_num_queries(3):
+        body = client.get(reverse("market-api:installed-list")).json()
+    assert [r["update_available"] for r in body["items"]] == [None, "1.1.0", None]

@@ -1,0 +1,460 @@
+#!/usr/bin/env python
+"""Reads over real HTTP, as the Studio sees them (run by hand; prints figures).
+
+Starts gunicorn (``-w 2``, sync workers) on PostgreSQL, on 127.0.0.1 only, seeds
+approved catalogue entries the way approval stores them (100, then 10,000, then
+100,000 by default; 3 extensions installed), and at each size measures p50, p99 and
+requests/s with ``wrk -t1 -c4`` (or a small bounded load generator when wrk is
+missing) for:
+
+- ``GET keys``: no database, the floor every read is compared with;
+- ``health``; ``catalog/`` first page and a deep page; ``catalog/?search=``;
+- ``list`` 200 (``Accept-Encoding: gzip``) and ``list`` 304 (``If-None-Match``).
+
+Then checks the issue's goals: at the largest size each of health, catalog/ (both
+pages), search and list 304 has p50 <= 1.5 x its p50 at the smallest size and <= 8 x
+the floor; list 200 at 10,000 entries (served from the cache) <= 3 x the floor plus
+transfer.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench \\
+        .venv/bin/python benchmarks/bench_http.py [--sizes 100 10000 100000]
+
+The database named in DATABASE_URL is never touched: a throwaway database
+``<name>_http_bench`` is created beside it and dropped afterwards (``--keep`` keeps
+it). MARKET_ROOT and the flags file live in a temporary folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import gzip
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+HOST = "127.0.0.1"
+API = "/api/market/"
+WORDS = [
+    *("scene", "inspector", "relay", "palette", "weather", "battle", "audio"),
+    *("subtitle", "worldline", "rating", "export", "cloud", "prop", "asset", "tts"),
+    *("mixer", "timeline", "camera", "dialogue", "sprite", "portrait", "glossary"),
+    *("choice", "branch", "memory", "save", "quest", "journal", "outfit", "shader"),
+]
+RARE = "zyzzyva"  # one entry in RARE_EVERY carries it: what ?search= looks for
+RARE_EVERY = 100
+INSTALLED = 3
+
+
+# --- set-up ---------------------------------------------------------------------
+def bench_database(url: str, keep: bool) -> tuple[str, contextlib.ExitStack]:
+    """A fresh database beside the one in ``url``; dropped when the stack closes."""
+    import psycopg
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql", "pgsql"):
+        raise SystemExit("DATABASE_URL must point at PostgreSQL (postgres://...)")
+    name = (parts.path.lstrip("/") or "postgres") + "_http_bench"
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    stack = contextlib.ExitStack()
+
+    def drop() -> None:
+        if keep:
+            print(f"kept database {name}")
+            return
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    stack.callback(drop)
+    return parts._replace(path=f"/{name}").geturl(), stack
+
+
+def server_env(db_url: str, work: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": db_url,
+        "MARKET_ROOT": str(work / "var"),
+        "COMFYVN_CONFIG": str(work / "comfyvn.json"),
+        "MARKET_PACKAGE_DIRS": str(work / "var" / "packages"),
+        "DJANGO_SETTINGS_MODULE": "comfyvn_site.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "bench-http-" + "k" * 50,
+        "ALLOWED_HOSTS": HOST,
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def setup_django(env: dict[str, str]) -> None:
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from market import flags
+
+    flags.write_flags({"enable_marketplace": True})
+
+
+def _manifest(i: int, rng: random.Random) -> dict:
+    words = rng.sample(WORDS, 3)
+    summary = f"Adds {words[0]} and {words[1]} helpers for the {words[2]} workflow."
+    if i % RARE_EVERY == 7:
+        summary += f" Includes the {RARE} toolkit."
+    return {
+        "manifest_version": "1.1",
+        "id": f"bench.{i:06d}",
+        "name": f"{words[0].title()} {words[1].title()} {i}",
+        "version": "1.0.0",
+        "summary": summary,
+        "authors": [f"Modder {i % 97}"],
+        "permissions": [
+            {"scope": "assets.read", "description": "d", "optional": False},
+            {"scope": "hooks.listen", "description": "d", "optional": False},
+        ],
+        "routes": [{"path": "/status", "methods": ["GET"], "expose": "extension"}],
+        "events": [],
+        "ui": {"panels": []},
+        "hooks": ["on_scene_enter", "on_asset_saved"],
+        "diagnostics": {"log_topics": [f"bench{i}"], "metrics": [], "traces": []},
+        "trust": {"level": "unverified"},
+    }
+
+
+def seed(total: int) -> float:
+    """Grow the approved catalogue to ``total`` entries; seconds taken."""
+    from django.db import connection, transaction
+    from django.utils import timezone
+
+    from market.models import CatalogEntry, InstalledExtension
+
+    start = time.perf_counter()
+    have = CatalogEntry.objects.count()
+    rng = random.Random(have)
+    now = timezone.now()
+    batch: list[CatalogEntry] = []
+    for i in range(have, total):
+        data = _manifest(i, rng)
+        entry = CatalogEntry(
+            extension_id=data["id"],
+            version=data["version"],
+            name=data["name"],
+            summary=data["summary"],
+            authors=data["authors"],
+            manifest=data,
+            manifest_sha256=f"{i:064x}",
+            package=f"bundles/{data['id']}/{data['id']}-1.0.0.cvnext",
+            package_sha256=f"{i + 1:064x}",
+            package_size=2048 + i % 1000,
+            status=CatalogEntry.Status.APPROVED,
+            is_latest=True,
+            reviewed_at=now,
+        )
+        derive(entry)  # what submission and approval store
+        batch.append(entry)
+        if len(batch) == 2000:
+            CatalogEntry.objects.bulk_create(batch)
+            batch = []
+    CatalogEntry.objects.bulk_create(batch)
+    if not InstalledExtension.objects.exists():
+        rows = CatalogEntry.objects.order_by("extension_id")[:INSTALLED]
+        InstalledExtension.objects.bulk_create(
+            InstalledExtension(
+                extension_id=e.extension_id,
+                version="0.9.0",  # older than the catalogue: update_available is set
+                trust_level=e.trust_level,
+                manifest=e.manifest,
+                manifest_sha256=e.manifest_sha256,
+                package_name=f"{e.extension_id}-0.9.0.cvnext",
+                package_sha256=e.package_sha256,
+                package_size=e.package_size,
+                source="catalog",
+                sidecar={"id": e.extension_id, "version": "0.9.0"},
+                installed_at=now,
+            )
+            for e in rows
+        )
+    with transaction.atomic():
+        catalog_changed()  # as every approval does, in its transaction
+    with connection.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+    return time.perf_counter() - start
+
+
+def derive(entry) -> None:
+    """The columns submission and approval derive from the manifest."""
+    from market.selectors import catalog_card, catalog_listing
+
+    caps = entry.manifest
+    scopes = [p["scope"] for p in caps["permissions"]]
+    entry.permission_index = " " + " ".join(scopes) + " "
+    entry.hook_index = " " + " ".join(caps["hooks"]) + " "
+    entry.card = catalog_card(entry.manifest)
+    entry.listing = catalog_listing(entry)
+
+
+def catalog_changed() -> None:
+    """What approval does besides the row itself (nothing yet)."""
+
+
+@contextlib.contextmanager
+def gunicorn(env: dict[str, str], port: int, workers: int):
+    cmd = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "comfyvn_site.wsgi",
+        "--bind",
+        f"{HOST}:{port}",
+        "--workers",
+        str(workers),
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _, _ = fetch(port, API + "keys")
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("gunicorn did not start")
+            time.sleep(0.2)
+        yield proc
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+
+
+# --- requests -------------------------------------------------------------------
+def fetch(
+    port: int, path: str, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    conn = http.client.HTTPConnection(HOST, port, timeout=60)
+    try:
+        conn.request("GET", path, headers=headers or {})
+        response = conn.getresponse()
+        body = response.read()
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
+    finally:
+        conn.close()
+
+
+@dataclass
+class Case:
+    label: str
+    path: str
+    headers: dict[str, str]
+    status: int
+
+
+def cases(port: int, size: int) -> list[Case]:
+    """The requests to time at this size, each checked once before it is timed."""
+    _, _, body = fetch(port, API + "catalog/")
+    first = json.loads(body)
+    deep = _deep_page(first, size)
+    _, headers, _ = fetch(port, API + "list", {"Accept-Encoding": "gzip"})
+    etag = headers["etag"]
+    return [
+        Case("keys (floor)", API + "keys", {}, 200),
+        Case("health", API + "health", {}, 200),
+        Case("catalog/ first", API + "catalog/", {}, 200),
+        Case("catalog/ deep", deep, {}, 200),
+        Case("catalog/?search=", f"{API}catalog/?search={RARE}", {}, 200),
+        Case("list 200 gzip", API + "list", {"Accept-Encoding": "gzip"}, 200),
+        Case(
+            "list 304",
+            API + "list",
+            {"Accept-Encoding": "gzip", "If-None-Match": etag},
+            304,
+        ),
+    ]
+
+
+def _deep_page(first: dict, size: int) -> str:
+    """A page about 90 % of the way through the catalogue."""
+    target = f"bench.{int(size * 0.9):06d}"
+    link = first.get("next") or ""
+    query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
+    if "cursor" in query:
+        # Keyset pagination: a cursor names a position (DRF's encoding: base64 of
+        # "p=<last id>"), so a page 90 % of the way in is one index seek.
+        token = base64.b64encode(urllib.parse.urlencode({"p": target}).encode())
+        return f"{API}catalog/?cursor={urllib.parse.quote(token.decode())}"
+    page_size = len(first.get("items") or first.get("results") or []) or 50
+    page = max(1, int(size * 0.9) // page_size)
+    return f"{API}catalog/?page={page}"
+
+
+@dataclass
+class Figures:
+    p50: float
+    p99: float
+    rps: float
+
+
+def run_wrk(port: int, case: Case, seconds: int, connections: int) -> Figures:
+    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    for key, value in case.headers.items():
+        cmd += ["-H", f"{key}: {value}"]
+    out = subprocess.run(
+        [*cmd, f"http://{HOST}:{port}{case.path}"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    if "Non-2xx or 3xx" in out or "Socket errors" in out:
+        raise SystemExit(f"{case.label}: errors under load\n{out}")
+
+    def latency(pct: str) -> float:
+        match = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        assert match, out
+        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
+        return float(match.group(1)) * scale
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return Figures(latency("50"), latency("99"), rps)
+
+
+def run_threads(port: int, case: Case, seconds: int, connections: int) -> Figures:
+    """A bounded load generator: ``connections`` threads, one request at a time."""
+    samples: list[float] = []
+    lock = threading.Lock()
+    stop = time.monotonic() + seconds
+
+    def worker() -> None:
+        mine = []
+        while time.monotonic() < stop:
+            start = time.perf_counter()
+            status, _, _ = fetch(port, case.path, case.headers)
+            mine.append((time.perf_counter() - start) * 1000)
+            if status != case.status:
+                raise SystemExit(f"{case.label}: HTTP {status}")
+        with lock:
+            samples.extend(mine)
+
+    threads = [threading.Thread(target=worker) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    samples.sort()
+    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
+    return Figures(statistics.median(samples), p99, len(samples) / seconds)
+
+
+# --- main -----------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000, 100_000])
+    parser.add_argument("--seconds", type=int, default=5, help="per measurement")
+    parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url:
+        raise SystemExit("set DATABASE_URL=postgres://... (a bench database is made)")
+    runner = run_wrk if shutil.which("wrk") else run_threads
+    work = Path(tempfile.mkdtemp(prefix="comfyvn-http-bench-"))
+    db_url, stack = bench_database(url, args.keep)
+    results: dict[tuple[str, int], Figures] = {}
+    sizes_bytes: dict[int, tuple[int, int]] = {}
+    with stack:
+        env = server_env(db_url, work)
+        setup_django(env)
+        port = free_port()
+        print(
+            f"== HTTP reads: gunicorn -w {args.workers} on PostgreSQL, "
+            f"{runner.__name__[4:]} -t1 -c{args.connections} {args.seconds}s, "
+            f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} =="
+        )
+        with gunicorn(env, port, args.workers):
+            for size in sorted(args.sizes):
+                took = seed(size)
+                print(f"-- {size:,} entries (seeded in {took:.1f} s) --")
+                for case in cases(port, size):
+                    status, headers, body = fetch(port, case.path, case.headers)
+                    if status != case.status:
+                        raise SystemExit(f"{case.label}: HTTP {status} {body[:300]!r}")
+                    if case.label.startswith("list 200"):
+                        raw = body
+                        if headers.get("content-encoding") == "gzip":
+                            raw = gzip.decompress(body)
+                        sizes_bytes[size] = (len(raw), len(body))
+                    figures = runner(port, case, args.seconds, args.connections)
+                    results[(case.label, size)] = figures
+                    print(
+                        f"{case.label:18} p50={figures.p50:8.2f} ms  "
+                        f"p99={figures.p99:8.2f} ms  {figures.rps:8.0f} req/s"
+                        f"  {len(body):>10,} B"
+                    )
+                if size in sizes_bytes:
+                    raw, sent = sizes_bytes[size]
+                    print(
+                        f"list body {raw:,} B ({raw / size:,.0f} B/entry), "
+                        f"{sent:,} B on the wire"
+                    )
+    shutil.rmtree(work, ignore_errors=True)
+    report_goals(results, sorted(args.sizes))
+    return 0
+
+
+def report_goals(results: dict[tuple[str, int], Figures], sizes: list[int]) -> None:
+    small, large = sizes[0], sizes[-1]
+    floor = results[("keys (floor)", large)].p50
+    print(f"== goals (p50; floor = keys at {large:,} entries = {floor:.2f} ms) ==")
+    for label in ("health", "catalog/ first", "catalog/ deep", "catalog/?search="):
+        _goal(results, label, small, large, floor)
+    _goal(results, "list 304", small, large, floor)
+    if ("list 200 gzip", 10_000) in results:
+        p50 = results[("list 200 gzip", 10_000)].p50
+        print(
+            f"list 200 at 10,000: {p50:.2f} ms = {p50 / floor:.1f} x floor "
+            "(goal <= 3 x floor plus transfer)"
+        )
+
+
+def _goal(results, label: str, small: int, large: int, floor: float) -> None:
+    a, b = results[(label, small)].p50, results[(label, large)].p50
+    ok = b <= 1.5 * a and b <= 8 * floor
+    print(
+        f"{label:18} {b:7.2f} ms at {large:,} = {b / a:4.2f} x at {small:,} "
+        f"(<= 1.5), {b / floor:4.1f} x floor (<= 8)  {'ok' if ok else 'MISSED'}"
+    )
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
