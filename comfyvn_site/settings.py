@@ -79,6 +79,8 @@ MIDDLEWARE = [
     # Outermost, so it sees every response: errors under /api/ keep the JSON shape.
     "market.api.handlers.ApiErrorShapeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # gzip for the API's JSON reads only (no secrets in those bodies: see the module).
+    "market.compression.ApiGZipMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",

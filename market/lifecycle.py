@@ -22,6 +22,7 @@ from typing import Any
 
 from django.db import transaction
 
+from market import revision
 from market.conf import market_conf
 from market.errors import ConfigError, MarketError
 from market.models import LifecycleError, LifecycleEvent
@@ -86,7 +87,11 @@ def record_event(
     actor: Any = None,
     detail: dict[str, Any] | None = None,
 ) -> LifecycleEvent:
-    """Store an audit event; the log line is written once the transaction commits."""
+    """Store an audit event; the log line is written once the transaction commits.
+
+    Every lifecycle write records its event inside its own transaction, so this is
+    also where the catalogue revision is bumped: with the change, or not at all.
+    """
     event = LifecycleEvent.objects.create(
         action=action,
         extension_id=ext_id,
@@ -105,6 +110,7 @@ def record_event(
         "actor": _actor_name(actor),
     }
     transaction.on_commit(lambda: write_log_line(fields))
+    revision.catalog_changed(action)
     return event
 
 

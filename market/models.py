@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import secrets
+
 from django.conf import settings
 from django.db import models
 
@@ -164,7 +166,11 @@ class LifecycleError(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = (models.Index(fields=("extension_id", "created_at")),)
+        indexes = (
+            models.Index(fields=("extension_id", "created_at")),
+            # health: install/uninstall rows, newest first
+            models.Index(fields=("action", "created_at")),
+        )
 
     def __str__(self) -> str:
         return f"{self.action} {self.extension_id or '-'}: {self.code}"
@@ -186,7 +192,36 @@ class LifecycleEvent(models.Model):
 
     class Meta:
         ordering = ("-created_at", "-id")
-        indexes = (models.Index(fields=("extension_id", "created_at")),)
+        indexes = (
+            models.Index(fields=("extension_id", "created_at")),
+            # health: install/uninstall rows, newest first
+            models.Index(fields=("action", "created_at")),
+        )
 
     def __str__(self) -> str:
         return f"{self.action} {self.extension_id} {self.version}"
+
+
+def _new_epoch() -> str:
+    return secrets.token_hex(4)
+
+
+class CatalogRevision(models.Model):
+    """One row: the revision of everything ``list`` shows, bumped in the transaction of
+    every change to it (approve, reject, delist, install, uninstall, repair, ...).
+
+    ``list`` derives its ETag from ``number`` (so a 304 reads this row and nothing
+    else) and caches rendered bodies under it; ``health`` reads ``listed`` instead of
+    counting the catalogue. ``epoch`` is new whenever the row is created, so ETags
+    from another database (or before a reset) never match.
+    """
+
+    number = models.BigIntegerField(default=0)
+    # Approved entries at their newest version, recounted under this row's lock by
+    # every catalogue decision.
+    listed = models.IntegerField(default=0)
+    epoch = models.CharField(max_length=16, default=_new_epoch)
+    changed_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"catalogue revision {self.number}"

@@ -7,27 +7,17 @@ from typing import Any
 
 import semver
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Q, QuerySet
 
-from market import hooks_catalog
+from market import health, hooks_catalog
 from market.clock import iso
-from market.conf import market_conf
 from market.manifest import (
     TRUST_LEVELS,
     capabilities,
     manifest_summary,
     permissions_glossary,
 )
-from market.models import (
-    CatalogEntry,
-    InstalledExtension,
-    LifecycleAction,
-    LifecycleError,
-    LifecycleEvent,
-)
-from market.redact import redact
-
-LIFECYCLE_ACTIONS = (LifecycleAction.INSTALL, LifecycleAction.UNINSTALL)
+from market.models import CatalogEntry, InstalledExtension
 
 
 def catalog_queryset(
@@ -209,42 +199,6 @@ def market_snapshot_json(*, show_actor: bool = True) -> bytes:
     return ('{"ok":true,"catalog":[' + catalog + "]," + rest[1:]).encode()
 
 
-def last_error() -> dict[str, Any] | None:
-    """The newest lifecycle error, unless a lifecycle action succeeded after it."""
-    error = LifecycleError.objects.filter(action__in=LIFECYCLE_ACTIONS).first()
-    if error is None:
-        return None
-    if LifecycleEvent.objects.filter(
-        action__in=LIFECYCLE_ACTIONS, created_at__gt=error.created_at
-    ).exists():
-        return None
-    return {
-        "action": error.action,
-        # Stored redacted; read redacted too, for rows written before that.
-        "message": redact(error.message, market_conf().redaction_roots),
-        "timestamp": iso(error.created_at),
-        "extension_id": error.extension_id or None,
-        "code": error.code,
-    }
-
-
 def market_health() -> dict[str, Any]:
-    by_trust = dict(
-        InstalledExtension.objects.values_list("trust_level")
-        .annotate(n=Count("id"))
-        .values_list("trust_level", "n")
-    )
-    installed = sum(by_trust.values())
-    return {
-        "ok": True,
-        "counts": {
-            "catalog": catalog_queryset().count(),
-            "installed": installed,
-            # The same errors last_error speaks of: the Studio's install/uninstall.
-            "errors": LifecycleError.objects.filter(
-                action__in=LIFECYCLE_ACTIONS
-            ).count(),
-        },
-        "trust_breakdown": {level: by_trust.get(level, 0) for level in TRUST_LEVELS},
-        "last_error": last_error(),
-    }
+    """The spec's ``health`` payload, in one query (see :mod:`market.health`)."""
+    return health.market_health()

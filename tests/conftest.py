@@ -60,6 +60,17 @@ def market_root(tmp_path: Path, settings) -> Path:
     flags.refresh_cache()
 
 
+@pytest.fixture(autouse=True)
+def fresh_cache():
+    """Every test starts with an empty cache: a rolled-back database returns to the
+    same catalogue revision, and a body cached by an earlier test must not answer."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 def write_config(settings, features: dict) -> None:
     path = Path(settings.COMFYVN_CONFIG)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import hashlib
+import gzip
+import re
 from typing import Any
 
 from django.http import HttpResponse, HttpResponseNotModified
@@ -18,7 +19,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from market import review, selectors, services, signing
+from market import list_cache, review, revision, selectors, services, signing
 from market.api import openapi as o
 from market.api import serializers as s
 from market.api.pagination import WholeUnlessPagedPagination
@@ -35,28 +36,37 @@ from market.models import (
     LifecycleEvent,
 )
 
+ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as Django's GZipMiddleware reads it
+
 
 class MarketListView(APIView):
     """Catalogue snapshot, installed state, permission glossary and hook catalogue."""
 
     @extend_schema(responses={200: o.ListResponseSerializer, **o.errors(401, 403)})
     def get(self, request: Request) -> Any:
-        # Encoded once: the same bytes give the ETag and the response body.
-        encoded = selectors.market_snapshot_json(
-            show_actor=request.user.is_authenticated
-        )
-        etag = '"' + hashlib.sha256(encoded).hexdigest()[:32] + '"'
-        wanted = request.headers.get("If-None-Match", "")
-        if etag in [tag.strip() for tag in wanted.split(",")] or wanted.strip() == "*":
-            response = HttpResponseNotModified()
-            response["ETag"] = etag
-            response["Cache-Control"] = "no-cache"
-            return response
-        response = HttpResponse(encoded, content_type="application/json")
+        show_actor = request.user.is_authenticated
+        variant = list_cache.reader_variant(show_actor=show_actor)
+        rev = revision.current()  # the only query of a 304
+        etag = list_cache.etag(rev, variant)
+        if list_cache.etag_matches(request.headers.get("If-None-Match", ""), etag):
+            response: HttpResponse = HttpResponseNotModified()
+        else:
+            body = list_cache.compressed_body(
+                rev,
+                variant,
+                lambda: selectors.market_snapshot_json(show_actor=show_actor),
+            )
+            if ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")):
+                response = HttpResponse(body, content_type="application/json")
+                response["Content-Encoding"] = "gzip"
+            else:
+                response = HttpResponse(
+                    gzip.decompress(body), content_type="application/json"
+                )
         response["ETag"] = etag
-        # Who is asking changes the body (installers' names are for logged-in readers).
-        patch_vary_headers(response, ("Authorization", "Cookie"))
         response["Cache-Control"] = "no-cache"
+        # Who is asking changes the body (installers' names are for logged-in readers).
+        patch_vary_headers(response, ("Accept-Encoding", "Authorization", "Cookie"))
         return response
 
 

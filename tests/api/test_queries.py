@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from market import revision
 from market.models import CatalogEntry, InstalledExtension
 from market.selectors import catalog_card
 
@@ -59,6 +60,7 @@ def grow_catalogue(n: int) -> None:
         )
         for i in range(min(n, 50))
     )
+    revision.rebuild()  # as the services do with every change
 
 
 @pytest.mark.parametrize("size", [10, 1000])
@@ -66,10 +68,18 @@ def test_list_uses_fixed_queries(
     db, flags_on, client, django_assert_max_num_queries, size
 ):
     grow_catalogue(size)
-    with django_assert_max_num_queries(4):
+    with django_assert_max_num_queries(5):  # built: revision + snapshot reads
         response = client.get(reverse("market-api:list"))
     assert response.status_code == 200
     assert len(response.json()["catalog"]) == size
+    with django_assert_max_num_queries(1):  # cached for this revision
+        again = client.get(reverse("market-api:list"))
+    assert again.content == response.content
+    with django_assert_max_num_queries(1):
+        unchanged = client.get(
+            reverse("market-api:list"), HTTP_IF_NONE_MATCH=response["ETag"]
+        )
+    assert unchanged.status_code == 304 and unchanged.content == b""
 
 
 @pytest.mark.parametrize("size", [10, 1000])
@@ -155,3 +165,40 @@ def test_update_lookup_reads_only_installed_ids(
     with django_assert_max_num_queries(3):
         body = client.get(reverse("market-api:installed-list")).json()
     assert [r["update_available"] for r in body["items"]] == [None, "1.1.0", None]
+
+
+@pytest.mark.parametrize("size", [10, 1000])
+def test_health_is_one_query(db, flags_on, client, django_assert_max_num_queries, size):
+    from market.models import CatalogRevision, LifecycleError
+
+    grow_catalogue(size)
+    LifecycleError.objects.create(action="install", code="corrupt_archive", message="m")
+    with django_assert_max_num_queries(1):
+        body = client.get(reverse("market-api:health")).json()
+    installed = min(size, 50)
+    assert body["counts"] == {"catalog": size, "installed": installed, "errors": 1}
+    assert body["trust_breakdown"] == {"unverified": installed, "verified": 0}
+    assert body["last_error"]["code"] == "corrupt_archive"
+    assert body["last_error"]["timestamp"].endswith("Z")
+    # Without the revision row (a database emptied by hand) the catalogue is counted.
+    CatalogRevision.objects.all().delete()
+    with django_assert_max_num_queries(1):
+        again = client.get(reverse("market-api:health")).json()
+    assert again == body
+
+
+def test_api_json_reads_are_compressed_and_nothing_else(
+    db, flags_on, client, admin_client
+):
+    grow_catalogue(30)
+    url = reverse("market-api:catalog-list")
+    packed = client.get(url, HTTP_ACCEPT_ENCODING="gzip")
+    assert packed["Content-Encoding"] == "gzip"
+    assert "Accept-Encoding" in packed["Vary"]
+    import gzip
+    import json
+
+    assert json.loads(gzip.decompress(packed.content)) == client.get(url).json()
+    # HTML pages carry CSRF tokens in their forms: never compressed (BREACH).
+    page = admin_client.get("/admin/market/catalogentry/", HTTP_ACCEPT_ENCODING="gzip")
+    assert page.status_code == 200 and "Content-Encoding" not in page
