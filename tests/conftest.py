@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -61,14 +62,27 @@ def market_root(tmp_path: Path, settings) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def fresh_cache():
+def fresh_cache(settings):
     """Every test starts with an empty cache: a rolled-back database returns to the
-    same catalogue revision, and a body cached by an earlier test must not answer."""
+    same catalogue revision, and a body cached by an earlier test must not answer.
+
+    On Redis (``CACHE_URL=redis://...``, a server other programs may share) nothing is
+    flushed: each test writes under its own key prefix, and removes only its keys.
+    """
     from django.core.cache import cache
 
-    cache.clear()
+    default = settings.CACHES["default"]
+    if not default["BACKEND"].endswith("RedisCache"):
+        cache.clear()
+        yield
+        cache.clear()
+        return
+    prefix = f"comfyvn-test-{uuid.uuid4().hex}"
+    settings.CACHES = {**settings.CACHES, "default": {**default, "KEY_PREFIX": prefix}}
     yield
-    cache.clear()
+    client = cache._cache.get_client(write=True)
+    for key in client.scan_iter(match=f"{prefix}:*"):
+        client.delete(key)
 
 
 def write_config(settings, features: dict) -> None:

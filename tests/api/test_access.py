@@ -208,9 +208,6 @@ def test_unexpected_failure_gets_the_json_error_payload(flags_on, client, monkey
 
 
 def test_install_is_throttled(flags_on, settings, token_client, users):
-    from django.core.cache import cache
-
-    cache.clear()
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": {"market_install": "2/min"},
@@ -230,7 +227,6 @@ def test_install_is_throttled(flags_on, settings, token_client, users):
         assert body["error"]["code"] == "throttled"
         assert body["error"]["details"]["retry_after"] > 0
     finally:
-        cache.clear()
         ScopedRateThrottle.THROTTLE_RATES = {"market_install": "1000/min"}
 
 
