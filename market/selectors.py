@@ -7,7 +7,7 @@ from typing import Any
 
 import semver
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from market import health, hooks_catalog
 from market.clock import iso
@@ -18,6 +18,7 @@ from market.manifest import (
     permissions_glossary,
 )
 from market.models import CatalogEntry, InstalledExtension
+from market.search import full_text
 
 
 def catalog_queryset(
@@ -32,11 +33,7 @@ def catalog_queryset(
         status=CatalogEntry.Status.APPROVED, is_latest=True
     ).order_by("extension_id")
     if search:
-        qs = qs.filter(
-            Q(extension_id__icontains=search)
-            | Q(name__icontains=search)
-            | Q(summary__icontains=search)
-        )
+        qs = full_text(qs, search)
     if trust:
         qs = qs.filter(trust_level=trust)
     if permission:

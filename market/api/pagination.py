@@ -10,11 +10,17 @@ cannot count cheaply.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination, PageNumberPagination
 from rest_framework.response import Response
+
+from market.errors import InvalidRequestError
+from market.manifest import ID_PATTERN
+
+ID_RE = re.compile(ID_PATTERN)
 
 ITEMS = "items"
 
@@ -123,3 +129,52 @@ class WholeUnlessPagedPagination(MarketPagination):
                 + " Without page and page_size, every item is returned at once."
             )
         return parameters
+
+
+class KeysetPagination(CursorPagination):
+    """Keyset (cursor) paging in the market envelope, for large collections.
+
+    A page is one index range scan from the last key of the previous page
+    (``WHERE key > last ORDER BY key LIMIT n``), so page 2,000 costs what page 1 does;
+    OFFSET paging reads and discards every row before the page. There is no
+    ``count``: counting would read the whole collection again. ``next`` and
+    ``previous`` carry an opaque ``cursor``; ``?page_size=`` up to 200.
+    """
+
+    ordering = "extension_id"  # unique within the collections that use it
+    page_size_query_param = "page_size"
+    max_page_size = 200
+    invalid_cursor_message = "the cursor is not one this server gave out"
+    get_page_size = MarketPagination.get_page_size
+
+    def decode_cursor(self, request: Any) -> Any:
+        try:
+            cursor = super().decode_cursor(request)
+        except NotFound as exc:
+            raise self._invalid() from exc
+        # Only cursors this server could have made: offset 0 (keys are unique) and a
+        # position that is a key (never NUL or other text the database refuses).
+        if cursor is not None and (
+            cursor.offset != 0
+            or (cursor.position is not None and not ID_RE.fullmatch(cursor.position))
+        ):
+            raise self._invalid()
+        return cursor
+
+    def _invalid(self) -> InvalidRequestError:
+        return InvalidRequestError(
+            self.invalid_cursor_message, details={"cursor": "invalid"}
+        )
+
+    def get_paginated_response(self, data: Any) -> Response:
+        return Response(
+            {
+                "ok": True,
+                ITEMS: data,
+                "next": self.get_next_link(),
+                "previous": self.get_previous_link(),
+            }
+        )
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict:
+        return envelope_schema(schema, count=False)

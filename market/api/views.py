@@ -22,7 +22,7 @@ from rest_framework.views import APIView
 from market import list_cache, review, revision, selectors, services, signing
 from market.api import openapi as o
 from market.api import serializers as s
-from market.api.pagination import WholeUnlessPagedPagination
+from market.api.pagination import KeysetPagination, WholeUnlessPagedPagination
 from market.api.parsers import BoundedFormParser, BoundedJSONParser
 from market.api.permissions import HasModelPermission
 from market.api.uploads import UploadLimitMixin
@@ -179,11 +179,15 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
     """The catalogue: approved extensions at their newest version."""
 
     serializer_class = s.CatalogEntrySerializer
+    pagination_class = KeysetPagination
     lookup_field = "extension_id"
     lookup_value_regex = r"[a-z][a-z0-9_.-]{2,63}"
 
     def get_queryset(self):
         params = self.request.query_params
+        if any("\x00" in value for value in params.values()):
+            # PostgreSQL refuses NUL in text: a bad request, not a server error.
+            raise InvalidRequestError("query parameters cannot contain NUL characters")
         if params.get("trust", "unverified") not in TRUST_LEVELS:
             raise ValidationError(
                 {"trust": "must be one of: " + ", ".join(TRUST_LEVELS)},

@@ -1,4 +1,5 @@
-"""Every collection answers ``{ok, items, next, previous, count}``."""
+"""Every collection answers ``{ok, items, next, previous, count}``; the catalogue,
+paged by keyset, leaves out ``count`` (it would cost a pass over the catalogue)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ LISTS = (
     "market-api:events-list",
     "market-api:submissions-list",
 )
+UNCOUNTED = ("market-api:catalog-list",)
+
+
+def envelope_keys(name: str) -> set[str]:
+    keys = {"ok", "items", "next", "previous", "count"}
+    return keys - {"count"} if name in UNCOUNTED else keys
 
 
 @pytest.fixture
@@ -52,13 +59,8 @@ def grow_installed(n: int) -> None:
 def test_every_list_uses_the_items_envelope(flags_on, operator, name):
     response = operator.get(reverse(name))
     assert response.status_code == 200
-    assert response.json() == {
-        "ok": True,
-        "items": [],
-        "next": None,
-        "previous": None,
-        "count": 0,
-    }
+    empty = {"ok": True, "items": [], "next": None, "previous": None, "count": 0}
+    assert response.json() == {k: empty[k] for k in envelope_keys(name)}
 
 
 @pytest.mark.parametrize("name", LISTS)
@@ -73,8 +75,8 @@ def test_paged_lists_link_their_pages(flags_on, operator, api, build_bundle, nam
         api.post(reverse("market-api:install"), {"id": result.manifest.id})
         api.post(reverse("market-api:uninstall"), {"id": "not.there"})
     first = operator.get(reverse(name), {"page_size": 1}).json()
-    assert set(first) == {"ok", "items", "next", "previous", "count"}
-    assert first["count"] >= 2
+    assert set(first) == envelope_keys(name)
+    assert name in UNCOUNTED or first["count"] >= 2
     assert len(first["items"]) == 1
     assert first["previous"] is None
     second = operator.get(first["next"]).json()
@@ -134,13 +136,8 @@ def test_openapi_shows_the_items_envelope(db, client):
         ok = doc["paths"][path]["get"]["responses"]["200"]
         ref = ok["content"]["application/json"]["schema"]["$ref"]
         envelope = schemas[ref.rsplit("/", 1)[1]]
-        assert set(envelope["properties"]) == {
-            "ok",
-            "items",
-            "next",
-            "previous",
-            "count",
-        }, path
+        name = "market-api:" + path.rsplit("/", 1)[1] + "-list"
+        assert set(envelope["properties"]) == envelope_keys(name), path
         assert "results" not in envelope["properties"]
         assert envelope["properties"]["items"]["type"] == "array"
     installed = doc["paths"]["/api/market/installed"]["get"]["parameters"]
