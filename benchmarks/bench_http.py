@@ -106,6 +106,7 @@ def server_env(db_url: str, work: Path) -> dict[str, str]:
 
 
 def setup_django(env: dict[str, str]) -> None:
+    Path(env["MARKET_ROOT"], "staticfiles").mkdir(parents=True, exist_ok=True)
     os.environ.update(env)
     import django
 
@@ -148,6 +149,7 @@ def seed(total: int) -> float:
     from django.db import connection, transaction
     from django.utils import timezone
 
+    from market import revision
     from market.models import CatalogEntry, InstalledExtension
 
     start = time.perf_counter()
@@ -197,7 +199,7 @@ def seed(total: int) -> float:
             for e in rows
         )
     with transaction.atomic():
-        catalog_changed()  # as every approval does, in its transaction
+        revision.rebuild()  # as every approval does, in its transaction
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
     return time.perf_counter() - start
@@ -213,10 +215,6 @@ def derive(entry) -> None:
     entry.hook_index = " " + " ".join(caps["hooks"]) + " "
     entry.card = catalog_card(entry.manifest)
     entry.listing = catalog_listing(entry)
-
-
-def catalog_changed() -> None:
-    """What approval does besides the row itself (nothing yet)."""
 
 
 @contextlib.contextmanager

@@ -66,11 +66,21 @@ def catalog_card(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# A catalogue entry carries its permissions (with descriptions) and hooks at the top
+# level, so its capabilities leave them out instead of repeating them.
+ENTRY_LEVEL_CAPABILITIES = ("permissions", "hooks")
+
+
 def catalog_entry_payload(entry: CatalogEntry) -> dict[str, Any]:
     card = entry.card
     summary = dict(card["manifest_summary"])
     # The level the marketplace established, not what the bundle claimed.
     summary["trust"] = {**(summary.get("trust") or {}), "level": entry.trust_level}
+    summary["capabilities"] = {
+        key: value
+        for key, value in (summary.get("capabilities") or {}).items()
+        if key not in ENTRY_LEVEL_CAPABILITIES
+    }
     return {
         "id": entry.extension_id,
         "version": entry.version,

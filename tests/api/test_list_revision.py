@@ -213,3 +213,44 @@ def test_list_is_sent_gzip_compressed_to_clients_that_take_it(
     for response in (plain, packed):
         vary = {v.strip() for v in response["Vary"].split(",")}
         assert {"Accept-Encoding", "Authorization", "Cookie"} <= vary
+
+
+def test_catalogue_entries_say_each_thing_once(db, flags_on, client, build_bundle):
+    result = build_bundle("sample_toolkit")
+    entry = review.catalog_entry_submit(bundle_path=result.path)
+    review.catalog_entry_approve(entry=entry, trust_level="verified")
+    [item] = client.get(reverse(LIST)).json()["catalog"]
+    data = result.manifest.data
+    assert [p["scope"] for p in item["permissions"]] == [
+        p["scope"] for p in data["permissions"]
+    ]
+    assert item["hooks"] == data["hooks"]
+    caps = item["manifest_summary"]["capabilities"]
+    assert set(caps) == {"routes", "events", "ui_panels", "diagnostics"}
+    assert caps["diagnostics"] == data["diagnostics"]
+    assert {"id", "name", "version", "summary", "authors", "primary_author"} <= set(
+        item["manifest_summary"]
+    )
+    [page_item] = client.get(reverse("market-api:catalog-list")).json()["items"]
+    assert page_item == item
+
+
+def test_stored_listings_are_reencoded_by_the_migration(db, build_bundle):
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module(
+        "market.migrations.0005_listing_without_repeats"
+    )
+    entry = review.catalog_entry_submit(bundle_path=build_bundle().path)
+    approved = review.catalog_entry_approve(entry=entry, trust_level="unverified")
+    old = json.loads(approved.listing)
+    old["manifest_summary"]["capabilities"].update(permissions=[], hooks=[])
+    CatalogEntry.objects.filter(pk=approved.pk).update(listing=json.dumps(old))
+    before = revision.current().number
+    migration.reencode(apps, None)
+    stored = json.loads(CatalogEntry.objects.get(pk=approved.pk).listing)
+    assert "hooks" not in stored["manifest_summary"]["capabilities"]
+    assert stored == json.loads(selectors.catalog_listing(approved))
+    assert revision.current().number == before + 1
