@@ -44,6 +44,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,8 +60,9 @@ WORDS = [
     *("mixer", "timeline", "camera", "dialogue", "sprite", "portrait", "glossary"),
     *("choice", "branch", "memory", "save", "quest", "journal", "outfit", "shader"),
 ]
-RARE = "zyzzyva"  # one entry in RARE_EVERY carries it: what ?search= looks for
-RARE_EVERY = 100
+# What ?search= looks for: ten entries carry it at every size (7, 17, ..., 97), so
+# the answer is the same page everywhere and only finding it may cost more.
+RARE = "zyzzyva"
 INSTALLED = 3
 
 
@@ -122,7 +124,7 @@ def setup_django(env: dict[str, str]) -> None:
 def _manifest(i: int, rng: random.Random) -> dict:
     words = rng.sample(WORDS, 3)
     summary = f"Adds {words[0]} and {words[1]} helpers for the {words[2]} workflow."
-    if i % RARE_EVERY == 7:
+    if i < 100 and i % 10 == 7:
         summary += f" Includes the {RARE} toolkit."
     return {
         "manifest_version": "1.1",
@@ -145,7 +147,12 @@ def _manifest(i: int, rng: random.Random) -> dict:
 
 
 def seed(total: int) -> float:
-    """Grow the approved catalogue to ``total`` entries; seconds taken."""
+    """Grow the approved catalogue to ``total`` entries; seconds taken.
+
+    Each row holds what submission and approval store, computed by the same
+    functions (card, listing, filter indexes, newest-version flag), and is written
+    with PostgreSQL's COPY.
+    """
     from django.db import connection, transaction
     from django.utils import timezone
 
@@ -156,30 +163,34 @@ def seed(total: int) -> float:
     have = CatalogEntry.objects.count()
     rng = random.Random(have)
     now = timezone.now()
-    batch: list[CatalogEntry] = []
-    for i in range(have, total):
-        data = _manifest(i, rng)
-        entry = CatalogEntry(
-            extension_id=data["id"],
-            version=data["version"],
-            name=data["name"],
-            summary=data["summary"],
-            authors=data["authors"],
-            manifest=data,
-            manifest_sha256=f"{i:064x}",
-            package=f"bundles/{data['id']}/{data['id']}-1.0.0.cvnext",
-            package_sha256=f"{i + 1:064x}",
-            package_size=2048 + i % 1000,
-            status=CatalogEntry.Status.APPROVED,
-            is_latest=True,
-            reviewed_at=now,
-        )
-        derive(entry)  # what submission and approval store
-        batch.append(entry)
-        if len(batch) == 2000:
-            CatalogEntry.objects.bulk_create(batch)
-            batch = []
-    CatalogEntry.objects.bulk_create(batch)
+    fields = [f for f in CatalogEntry._meta.concrete_fields if not f.primary_key]
+    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+    table = connection.ops.quote_name(CatalogEntry._meta.db_table)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
+    ):
+        for i in range(have, total):
+            data = _manifest(i, rng)
+            row = types.SimpleNamespace(
+                extension_id=data["id"],
+                version=data["version"],
+                name=data["name"],
+                summary=data["summary"],
+                authors=data["authors"],
+                manifest=data,
+                manifest_sha256=f"{i:064x}",
+                package=f"bundles/{data['id']}/{data['id']}-1.0.0.cvnext",
+                package_sha256=f"{i + 1:064x}",
+                package_size=2048 + i % 1000,
+                trust_level="unverified",
+                status=CatalogEntry.Status.APPROVED.value,
+                is_latest=True,
+                submitted_at=now,
+                reviewed_at=now,
+            )
+            derive(row)  # what submission and approval store
+            copy.write_row([_column(f, row) for f in fields])
     if not InstalledExtension.objects.exists():
         rows = CatalogEntry.objects.order_by("extension_id")[:INSTALLED]
         InstalledExtension.objects.bulk_create(
@@ -209,12 +220,20 @@ def derive(entry) -> None:
     """The columns submission and approval derive from the manifest."""
     from market.selectors import catalog_card, catalog_listing
 
-    caps = entry.manifest
-    scopes = [p["scope"] for p in caps["permissions"]]
+    scopes = [p["scope"] for p in entry.manifest["permissions"]]
     entry.permission_index = " " + " ".join(scopes) + " "
-    entry.hook_index = " " + " ".join(caps["hooks"]) + " "
+    entry.hook_index = " " + " ".join(entry.manifest["hooks"]) + " "
     entry.card = catalog_card(entry.manifest)
     entry.listing = catalog_listing(entry)
+
+
+def _column(field, row) -> object:
+    value = getattr(row, field.attname, None)
+    if value is None and not field.null:
+        value = field.get_default()
+    if value is not None and field.get_internal_type() == "JSONField":
+        return json.dumps(value)
+    return value
 
 
 @contextlib.contextmanager
