@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Reads over real HTTP, as the Studio sees them (run by hand; prints figures).
 
-Starts gunicorn (``-w 2``, sync workers) on PostgreSQL, on 127.0.0.1 only, seeds
-approved catalogue entries the way approval stores them (100, then 10,000, then
-100,000 by default; 3 extensions installed), and at each size measures p50, p99 and
-requests/s with ``wrk -t1 -c4`` (or a small bounded load generator when wrk is
-missing) for:
+Starts gunicorn (``-w 2``, otherwise as ``gunicorn.conf.py`` sets it) on PostgreSQL,
+on 127.0.0.1 only, seeds approved catalogue entries the way approval stores them
+(100, then 10,000, then 100,000 by default; 3 extensions installed), and at each
+size measures p50, p99 and requests/s with ``wrk -t1 -c4`` (or a small bounded load
+generator when wrk is missing) for:
 
 - ``GET keys``: no database, the floor every read is compared with;
 - ``health``; ``catalog/`` first page and a deep page; ``catalog/?search=``;
@@ -104,6 +104,7 @@ def server_env(db_url: str, work: Path) -> dict[str, str]:
         "SECRET_KEY": "bench-http-" + "k" * 50,
         "ALLOWED_HOSTS": HOST,
         "LOG_LEVEL": "WARNING",
+        "GUNICORN_ACCESSLOG": "",  # gunicorn.conf.py: no access log
     }
 
 
@@ -249,6 +250,10 @@ def gunicorn(env: dict[str, str], port: int, workers: int):
         str(workers),
         "--log-level",
         "warning",
+        # Workers live through the whole run: a recycled worker would start with a
+        # cold local cache and a new database connection in the middle of a figure.
+        "--max-requests",
+        "0",
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     try:
@@ -414,7 +419,8 @@ def main() -> int:
         setup_django(env)
         port = free_port()
         print(
-            f"== HTTP reads: gunicorn -w {args.workers} on PostgreSQL, "
+            f"== HTTP reads: gunicorn -w {args.workers} (gunicorn.conf.py) on "
+            "PostgreSQL, "
             f"{runner.__name__[4:]} -t1 -c{args.connections} {args.seconds}s, "
             f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} =="
         )
