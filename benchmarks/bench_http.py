@@ -105,6 +105,7 @@ def server_env(db_url: str, work: Path) -> dict[str, str]:
         "ALLOWED_HOSTS": HOST,
         "LOG_LEVEL": "WARNING",
         "GUNICORN_ACCESSLOG": "",  # gunicorn.conf.py: no access log
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1, no TLS proxy
     }
 
 

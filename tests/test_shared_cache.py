@@ -103,6 +103,7 @@ def test_two_gunicorn_workers_share_one_throttle_budget(tmp_path, make_user):
         "SECRET_KEY": f"shared-cache-test-{uuid.uuid4().hex}{uuid.uuid4().hex}",
         "DEBUG": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",  # plain HTTP on 127.0.0.1
     }
     server = subprocess.Popen(
         [
