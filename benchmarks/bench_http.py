@@ -1,33 +1,38 @@
 #!/usr/bin/env python
 """Reads over real HTTP, as the Studio sees them (run by hand; prints figures).
 
-Starts gunicorn (``-w 2``, otherwise as ``gunicorn.conf.py`` sets it) on PostgreSQL,
-on 127.0.0.1 only, seeds approved catalogue entries the way approval stores them
-(100, then 10,000, then 100,000 by default; 3 extensions installed), and at each
-size measures p50, p99 and requests/s with ``wrk -t1 -c4`` (or a small bounded load
-generator when wrk is missing) for:
+Seeds one PostgreSQL database per size (100, 10,000 and 100,000 approved entries by
+default, 3 extensions installed) the way approval stores them, starts one gunicorn
+per database (``-w 2``, otherwise as ``gunicorn.conf.py`` sets it) on 127.0.0.1
+only, and measures p50, p99 and requests/s with ``wrk -t1 -c4`` (or a small bounded
+load generator when wrk is missing) for:
 
 - ``GET keys``: no database, the floor every read is compared with;
-- ``health``; ``catalog/`` first page and a deep page; ``catalog/?search=``;
-- ``list`` 200 (``Accept-Encoding: gzip``) and ``list`` 304 (``If-None-Match``).
+- ``health``; ``catalog/`` first page and a deep page (90 % in, by cursor);
+  ``catalog/?search=`` (a word ten entries carry at every size);
+- ``list`` 200 (``Accept-Encoding: gzip``, served from the cache) and ``list`` 304.
+
+The machine is shared, and its load moves from minute to minute: every request kind
+is measured on every size in turn, ``--rounds`` times, and the median round is
+reported, so no size is measured in a quieter minute than another.
 
 Then checks the issue's goals: at the largest size each of health, catalog/ (both
 pages), search and list 304 has p50 <= 1.5 x its p50 at the smallest size and <= 8 x
-the floor; list 200 at 10,000 entries (served from the cache) <= 3 x the floor plus
-transfer.
+the floor; list 200 at 10,000 entries <= 3 x the floor plus transfer.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench \\
         .venv/bin/python benchmarks/bench_http.py [--sizes 100 10000 100000]
 
-The database named in DATABASE_URL is never touched: a throwaway database
-``<name>_http_bench`` is created beside it and dropped afterwards (``--keep`` keeps
-it). MARKET_ROOT and the flags file live in a temporary folder.
+The database named in DATABASE_URL is never touched: throwaway databases
+``<name>_http_bench_<size>`` are created beside it and dropped afterwards (``--keep``
+keeps them). MARKET_ROOT and the flags file live in a temporary folder.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import collections
 import contextlib
 import gzip
 import http.client
@@ -67,29 +72,38 @@ INSTALLED = 3
 
 
 # --- set-up ---------------------------------------------------------------------
-def bench_database(url: str, keep: bool) -> tuple[str, contextlib.ExitStack]:
-    """A fresh database beside the one in ``url``; dropped when the stack closes."""
+def bench_databases(
+    url: str, sizes: list[int], keep: bool
+) -> tuple[dict[int, str], contextlib.ExitStack]:
+    """A fresh database per size beside the one in ``url``; dropped when the stack
+    closes."""
     import psycopg
 
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("postgres", "postgresql", "pgsql"):
         raise SystemExit("DATABASE_URL must point at PostgreSQL (postgres://...)")
-    name = (parts.path.lstrip("/") or "postgres") + "_http_bench"
+    base = (parts.path.lstrip("/") or "postgres") + "_http_bench"
     admin = parts._replace(path="/postgres").geturl()
+    names = {size: f"{base}_{size}" for size in sizes}
     with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
-        conn.execute(f'CREATE DATABASE "{name}"')
+        for name in names.values():
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}"')
+            conn.execute(f'CREATE DATABASE "{name}"')
     stack = contextlib.ExitStack()
 
     def drop() -> None:
         if keep:
-            print(f"kept database {name}")
+            print(f"kept databases {', '.join(names.values())}")
             return
         with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            for name in names.values():
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
     stack.callback(drop)
-    return parts._replace(path=f"/{name}").geturl(), stack
+    urls = {
+        size: parts._replace(path=f"/{name}").geturl() for size, name in names.items()
+    }
+    return urls, stack
 
 
 def server_env(db_url: str, work: Path) -> dict[str, str]:
@@ -115,12 +129,19 @@ def setup_django(env: dict[str, str]) -> None:
     import django
 
     django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
     from market import flags
 
     flags.write_flags({"enable_marketplace": True})
+
+
+def use_database(url: str) -> None:
+    """Point this process's connection at ``url`` and migrate it."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    connection.close()
+    connection.settings_dict["NAME"] = urllib.parse.urlsplit(url).path.lstrip("/")
+    call_command("migrate", verbosity=0)
 
 
 def _manifest(i: int, rng: random.Random) -> dict:
@@ -295,6 +316,7 @@ class Case:
     path: str
     headers: dict[str, str]
     status: int
+    size: int = 0
 
 
 def cases(port: int, size: int) -> list[Case]:
@@ -321,8 +343,8 @@ def cases(port: int, size: int) -> list[Case]:
 
 
 def _deep_page(first: dict, size: int) -> str:
-    """A page about 90 % of the way through the catalogue."""
-    target = f"bench.{int(size * 0.9):06d}"
+    """A full page about 90 % of the way through the catalogue."""
+    target = f"bench.{max(0, min(int(size * 0.9), size - 51)):06d}"
     link = first.get("next") or ""
     query = urllib.parse.parse_qs(urllib.parse.urlsplit(link).query)
     if "cursor" in query:
@@ -402,58 +424,91 @@ def free_port() -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100, 10_000, 100_000])
-    parser.add_argument("--seconds", type=int, default=5, help="per measurement")
+    parser.add_argument("--seconds", type=int, default=3, help="per measurement")
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--keep", action="store_true", help="keep the bench database")
+    parser.add_argument("--keep", action="store_true", help="keep the bench databases")
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url:
-        raise SystemExit("set DATABASE_URL=postgres://... (a bench database is made)")
+        raise SystemExit("set DATABASE_URL=postgres://... (bench databases are made)")
+    sizes = sorted(args.sizes)
     runner = run_wrk if shutil.which("wrk") else run_threads
     work = Path(tempfile.mkdtemp(prefix="comfyvn-http-bench-"))
-    db_url, stack = bench_database(url, args.keep)
-    results: dict[tuple[str, int], Figures] = {}
-    sizes_bytes: dict[int, tuple[int, int]] = {}
+    urls, stack = bench_databases(url, sizes, args.keep)
+    samples: dict[tuple[str, int], list[Figures]] = collections.defaultdict(list)
     with stack:
-        env = server_env(db_url, work)
-        setup_django(env)
-        port = free_port()
+        setup_django(server_env(urls[sizes[0]], work))
+        for size in sizes:
+            use_database(urls[size])
+            print(f"seeded {size:,} entries in {seed(size):.1f} s", flush=True)
+        servers = {size: (free_port(), server_env(urls[size], work)) for size in sizes}
+        for port, env in servers.values():
+            stack.enter_context(gunicorn(env, port, args.workers))
         print(
-            f"== HTTP reads: gunicorn -w {args.workers} (gunicorn.conf.py) on "
-            "PostgreSQL, "
-            f"{runner.__name__[4:]} -t1 -c{args.connections} {args.seconds}s, "
-            f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} =="
+            f"== HTTP reads: one gunicorn -w {args.workers} (gunicorn.conf.py) per "
+            f"size on PostgreSQL, {runner.__name__[4:]} -t1 -c{args.connections}, "
+            f"{args.rounds} rounds of {args.seconds} s, sizes interleaved; "
+            f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} ==",
+            flush=True,
         )
-        with gunicorn(env, port, args.workers):
-            for size in sorted(args.sizes):
-                took = seed(size)
-                print(f"-- {size:,} entries (seeded in {took:.1f} s) --")
-                for case in cases(port, size):
-                    status, headers, body = fetch(port, case.path, case.headers)
-                    if status != case.status:
-                        raise SystemExit(f"{case.label}: HTTP {status} {body[:300]!r}")
-                    if case.label.startswith("list 200"):
-                        raw = body
-                        if headers.get("content-encoding") == "gzip":
-                            raw = gzip.decompress(body)
-                        sizes_bytes[size] = (len(raw), len(body))
-                    figures = runner(port, case, args.seconds, args.connections)
-                    results[(case.label, size)] = figures
-                    print(
-                        f"{case.label:18} p50={figures.p50:8.2f} ms  "
-                        f"p99={figures.p99:8.2f} ms  {figures.rps:8.0f} req/s"
-                        f"  {len(body):>10,} B"
+        plan = {size: checked_cases(port, size) for size, (port, _) in servers.items()}
+        labels = [case.label for case in plan[sizes[0]]]
+        # Round-robin over sizes for every request kind: on a shared machine the
+        # load changes from minute to minute, and each size must see the same mix.
+        for _ in range(args.rounds):
+            for index, _label in enumerate(labels):
+                for size in sizes:
+                    port = servers[size][0]
+                    case = plan[size][index]
+                    samples[(case.label, size)].append(
+                        runner(port, case, args.seconds, args.connections)
                     )
-                if size in sizes_bytes:
-                    raw, sent = sizes_bytes[size]
-                    print(
-                        f"list body {raw:,} B ({raw / size:,.0f} B/entry), "
-                        f"{sent:,} B on the wire"
-                    )
+        load = os.getloadavg()[0]
     shutil.rmtree(work, ignore_errors=True)
-    report_goals(results, sorted(args.sizes))
+    results = {key: _median(figs) for key, figs in samples.items()}
+    for size in sizes:
+        print(f"-- {size:,} entries (median of {args.rounds} rounds) --")
+        for case in plan[size]:
+            f = results[(case.label, size)]
+            print(
+                f"{case.label:18} p50={f.p50:8.2f} ms  p99={f.p99:8.2f} ms  "
+                f"{f.rps:8.0f} req/s  {case.size:>10,} B"
+            )
+        raw, sent = LIST_BYTES[size]
+        print(f"list body {raw:,} B ({raw / size:,.0f} B/entry), {sent:,} B gzip")
+    print(f"(load average at the end: {load:.1f})")
+    report_goals(results, sizes)
     return 0
+
+
+LIST_BYTES: dict[int, tuple[int, int]] = {}
+
+
+def checked_cases(port: int, size: int) -> list[Case]:
+    """The cases at this size, each answered once with the status it must have."""
+    out = []
+    for case in cases(port, size):
+        status, headers, body = fetch(port, case.path, case.headers)
+        if status != case.status:
+            raise SystemExit(f"{case.label}: HTTP {status} {body[:300]!r}")
+        case.size = len(body)
+        if case.label.startswith("list 200"):
+            raw = body
+            if headers.get("content-encoding") == "gzip":
+                raw = gzip.decompress(body)
+            LIST_BYTES[size] = (len(raw), len(body))
+        out.append(case)
+    return out
+
+
+def _median(figures: list[Figures]) -> Figures:
+    return Figures(
+        statistics.median(f.p50 for f in figures),
+        statistics.median(f.p99 for f in figures),
+        statistics.median(f.rps for f in figures),
+    )
 
 
 def report_goals(results: dict[tuple[str, int], Figures], sizes: list[int]) -> None:
