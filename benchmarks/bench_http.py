@@ -35,40 +35,34 @@ import base64
 import collections
 import contextlib
 import gzip
-import http.client
 import json
 import os
-import random
-import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import types
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-HOST = "127.0.0.1"
+from http_load import (  # noqa: E402
+    HOST,
+    Case,
+    Figures,
+    fetch,
+    free_port,
+    run_threads,
+    run_wrk,
+)
+from http_seed import RARE, seed  # noqa: E402
+
 API = "/api/market/"
-WORDS = [
-    *("scene", "inspector", "relay", "palette", "weather", "battle", "audio"),
-    *("subtitle", "worldline", "rating", "export", "cloud", "prop", "asset", "tts"),
-    *("mixer", "timeline", "camera", "dialogue", "sprite", "portrait", "glossary"),
-    *("choice", "branch", "memory", "save", "quest", "journal", "outfit", "shader"),
-]
-# What ?search= looks for: ten entries carry it at every size (7, 17, ..., 97), so
-# the answer is the same page everywhere and only finding it may cost more.
-RARE = "zyzzyva"
-INSTALLED = 3
 
 
 # --- set-up ---------------------------------------------------------------------
@@ -144,121 +138,6 @@ def use_database(url: str) -> None:
     call_command("migrate", verbosity=0)
 
 
-def _manifest(i: int, rng: random.Random) -> dict:
-    words = rng.sample(WORDS, 3)
-    summary = f"Adds {words[0]} and {words[1]} helpers for the {words[2]} workflow."
-    if i < 100 and i % 10 == 7:
-        summary += f" Includes the {RARE} toolkit."
-    return {
-        "manifest_version": "1.1",
-        "id": f"bench.{i:06d}",
-        "name": f"{words[0].title()} {words[1].title()} {i}",
-        "version": "1.0.0",
-        "summary": summary,
-        "authors": [f"Modder {i % 97}"],
-        "permissions": [
-            {"scope": "assets.read", "description": "d", "optional": False},
-            {"scope": "hooks.listen", "description": "d", "optional": False},
-        ],
-        "routes": [{"path": "/status", "methods": ["GET"], "expose": "extension"}],
-        "events": [],
-        "ui": {"panels": []},
-        "hooks": ["on_scene_enter", "on_asset_saved"],
-        "diagnostics": {"log_topics": [f"bench{i}"], "metrics": [], "traces": []},
-        "trust": {"level": "unverified"},
-    }
-
-
-def seed(total: int) -> float:
-    """Grow the approved catalogue to ``total`` entries; seconds taken.
-
-    Each row holds what submission and approval store, computed by the same
-    functions (card, listing, filter indexes, newest-version flag), and is written
-    with PostgreSQL's COPY.
-    """
-    from django.db import connection, transaction
-    from django.utils import timezone
-
-    from market import revision
-    from market.models import CatalogEntry, InstalledExtension
-
-    start = time.perf_counter()
-    have = CatalogEntry.objects.count()
-    rng = random.Random(have)
-    now = timezone.now()
-    fields = [f for f in CatalogEntry._meta.concrete_fields if not f.primary_key]
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    table = connection.ops.quote_name(CatalogEntry._meta.db_table)
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy,
-    ):
-        for i in range(have, total):
-            data = _manifest(i, rng)
-            row = types.SimpleNamespace(
-                extension_id=data["id"],
-                version=data["version"],
-                name=data["name"],
-                summary=data["summary"],
-                authors=data["authors"],
-                manifest=data,
-                manifest_sha256=f"{i:064x}",
-                package=f"bundles/{data['id']}/{data['id']}-1.0.0.cvnext",
-                package_sha256=f"{i + 1:064x}",
-                package_size=2048 + i % 1000,
-                trust_level="unverified",
-                status=CatalogEntry.Status.APPROVED.value,
-                is_latest=True,
-                submitted_at=now,
-                reviewed_at=now,
-            )
-            derive(row)  # what submission and approval store
-            copy.write_row([_column(f, row) for f in fields])
-    if not InstalledExtension.objects.exists():
-        rows = CatalogEntry.objects.order_by("extension_id")[:INSTALLED]
-        InstalledExtension.objects.bulk_create(
-            InstalledExtension(
-                extension_id=e.extension_id,
-                version="0.9.0",  # older than the catalogue: update_available is set
-                trust_level=e.trust_level,
-                manifest=e.manifest,
-                manifest_sha256=e.manifest_sha256,
-                package_name=f"{e.extension_id}-0.9.0.cvnext",
-                package_sha256=e.package_sha256,
-                package_size=e.package_size,
-                source="catalog",
-                sidecar={"id": e.extension_id, "version": "0.9.0"},
-                installed_at=now,
-            )
-            for e in rows
-        )
-    with transaction.atomic():
-        revision.rebuild()  # as every approval does, in its transaction
-    with connection.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
-    return time.perf_counter() - start
-
-
-def derive(entry) -> None:
-    """The columns submission and approval derive from the manifest."""
-    from market.selectors import catalog_card, catalog_listing
-
-    scopes = [p["scope"] for p in entry.manifest["permissions"]]
-    entry.permission_index = " " + " ".join(scopes) + " "
-    entry.hook_index = " " + " ".join(entry.manifest["hooks"]) + " "
-    entry.card = catalog_card(entry.manifest)
-    entry.listing = catalog_listing(entry)
-
-
-def _column(field, row) -> object:
-    value = getattr(row, field.attname, None)
-    if value is None and not field.null:
-        value = field.get_default()
-    if value is not None and field.get_internal_type() == "JSONField":
-        return json.dumps(value)
-    return value
-
-
 @contextlib.contextmanager
 def gunicorn(env: dict[str, str], port: int, workers: int):
     cmd = [
@@ -297,28 +176,7 @@ def gunicorn(env: dict[str, str], port: int, workers: int):
 
 
 # --- requests -------------------------------------------------------------------
-def fetch(
-    port: int, path: str, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    conn = http.client.HTTPConnection(HOST, port, timeout=60)
-    try:
-        conn.request("GET", path, headers=headers or {})
-        response = conn.getresponse()
-        body = response.read()
-        return response.status, {k.lower(): v for k, v in response.getheaders()}, body
-    finally:
-        conn.close()
-
-
-@dataclass
-class Case:
-    label: str
-    path: str
-    headers: dict[str, str]
-    status: int
-    size: int = 0
-
-
+# --- main -----------------------------------------------------------------------
 def cases(port: int, size: int) -> list[Case]:
     """The requests to time at this size, each checked once before it is timed."""
     _, _, body = fetch(port, API + "catalog/")
@@ -355,70 +213,6 @@ def _deep_page(first: dict, size: int) -> str:
     page_size = len(first.get("items") or first.get("results") or []) or 50
     page = max(1, int(size * 0.9) // page_size)
     return f"{API}catalog/?page={page}"
-
-
-@dataclass
-class Figures:
-    p50: float
-    p99: float
-    rps: float
-
-
-def run_wrk(port: int, case: Case, seconds: int, connections: int) -> Figures:
-    cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    for key, value in case.headers.items():
-        cmd += ["-H", f"{key}: {value}"]
-    out = subprocess.run(
-        [*cmd, f"http://{HOST}:{port}{case.path}"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    if "Non-2xx or 3xx" in out or "Socket errors" in out:
-        raise SystemExit(f"{case.label}: errors under load\n{out}")
-
-    def latency(pct: str) -> float:
-        match = re.search(rf"^\s*{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
-        assert match, out
-        scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[match.group(2)]
-        return float(match.group(1)) * scale
-
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return Figures(latency("50"), latency("99"), rps)
-
-
-def run_threads(port: int, case: Case, seconds: int, connections: int) -> Figures:
-    """A bounded load generator: ``connections`` threads, one request at a time."""
-    samples: list[float] = []
-    lock = threading.Lock()
-    stop = time.monotonic() + seconds
-
-    def worker() -> None:
-        mine = []
-        while time.monotonic() < stop:
-            start = time.perf_counter()
-            status, _, _ = fetch(port, case.path, case.headers)
-            mine.append((time.perf_counter() - start) * 1000)
-            if status != case.status:
-                raise SystemExit(f"{case.label}: HTTP {status}")
-        with lock:
-            samples.extend(mine)
-
-    threads = [threading.Thread(target=worker) for _ in range(connections)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    samples.sort()
-    p99 = samples[min(len(samples) - 1, int(len(samples) * 0.99))]
-    return Figures(statistics.median(samples), p99, len(samples) / seconds)
-
-
-# --- main -----------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def main() -> int:
