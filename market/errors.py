@@ -8,6 +8,7 @@ nothing about HTTP: ``market/api/status.py`` maps each class to a status in one 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -73,6 +74,24 @@ class Problem:
         return Problem(path, self.code, message)
 
 
+_PATH_TOKEN = re.compile(r"\[(\d+)\]|([^.\[\]]+)")
+
+
+def problem_sort_key(problem: Problem) -> tuple[tuple[int, int, str], ...]:
+    """Sort key putting problems in path order, indexes numerically: ``routes[2]``
+    before ``routes[10]``, the root (``""``) first."""
+    # Indexes compare by (length, digits): no int() of an arbitrarily long number.
+    return tuple(
+        (0, len(index), index) if index else (1, 0, name)
+        for index, name in _PATH_TOKEN.findall(problem.path)
+    )
+
+
+def sort_problems(problems: Iterable[Problem]) -> list[Problem]:
+    """``problems`` in path order; problems at one path keep their order."""
+    return sorted(problems, key=problem_sort_key)
+
+
 class MarketError(Exception):
     """Base class: a refusal the caller can act on, never a crash."""
 
@@ -99,8 +118,8 @@ class MarketError(Exception):
 class ManifestError(MarketError):
     """The manifest is invalid.
 
-    ``problems`` are the first MAX_LISTED problems (in the order given: the
-    normaliser sorts them by path) and ``problem_count`` how many there are in all,
+    ``problems`` are the first MAX_LISTED problems given (the normaliser gives
+    them sorted by path), in path order and ``problem_count`` how many there are in all,
     so a modder sees many problems at once and a hostile manifest that repeats one
     mistake a million times still makes a small error.
     """
@@ -121,7 +140,8 @@ class ManifestError(MarketError):
         self.problem_count = max(count or 0, len(listed))
         # False when validation stopped looking: ``problem_count`` is a minimum.
         self.problem_count_exact = exact
-        self.problems = [p.clipped() for p in listed[:MAX_LISTED]]
+        # Sorted here too, so a list assembled anywhere reads in path order.
+        self.problems = sort_problems(p.clipped() for p in listed[:MAX_LISTED])
         if message is None:
             noun = "problem" if self.problem_count == 1 else "problems"
             at_least = "" if exact else "at least "

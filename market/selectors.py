@@ -16,6 +16,7 @@ from market.manifest import (
     capabilities,
     manifest_summary,
     permissions_glossary,
+    slots_glossary,
 )
 from market.models import CatalogEntry, InstalledExtension
 from market.search import full_text
@@ -201,6 +202,7 @@ def market_snapshot_json(*, show_actor: bool = True) -> bytes:
             "permissions": permissions_glossary(),
             "hooks": hooks_catalog.hooks_catalog(),
             "trust_levels": list(TRUST_LEVELS),
+            "ui_slots": slots_glossary(),
         }
     )
     return ('{"ok":true,"catalog":[' + catalog + "]," + rest[1:]).encode()

@@ -683,19 +683,19 @@ def test_invalid_panel_paths(path: str):
 @pytest.mark.parametrize(
     ("panel", "expected"),
     [
-        ({"slot": "s", "label": "L"}, ("ui.panels[0].path", "missing_field")),
-        ({"slot": "s", "path": "p"}, ("ui.panels[0].label", "missing_field")),
+        ({"slot": "sidebar", "label": "L"}, ("ui.panels[0].path", "missing_field")),
+        ({"slot": "sidebar", "path": "p"}, ("ui.panels[0].label", "missing_field")),
         ({"label": "L", "path": "p"}, ("ui.panels[0].slot", "missing_field")),
         (
-            {"slot": "s", "label": " ", "path": "p"},
+            {"slot": "sidebar", "label": " ", "path": "p"},
             ("ui.panels[0].label", "invalid_panel"),
         ),
         (
             {"slot": "a b", "label": "L", "path": "p"},
-            ("ui.panels[0].slot", "invalid_panel"),
+            ("ui.panels[0].slot", "unknown_slot"),
         ),
         (
-            {"slot": "s", "label": "L", "path": "p", "icon": "../i.png"},
+            {"slot": "sidebar", "label": "L", "path": "p", "icon": "../i.png"},
             ("ui.panels[0].icon", "invalid_panel"),
         ),
     ],
@@ -706,7 +706,7 @@ def test_panel_problems(panel: dict, expected: tuple[str, str]):
 
 
 def test_panels_without_the_permission_warn():
-    raw = minimal(ui={"panels": [{"slot": "s", "label": "L", "path": "p.html"}]})
+    raw = minimal(ui={"panels": [{"slot": "sidebar", "label": "L", "path": "p.html"}]})
     warnings = normalise_manifest(raw).warnings
     assert [(w.path, w.code) for w in warnings] == [("ui.panels", "missing_permission")]
 
@@ -900,7 +900,7 @@ def test_every_problem_from_schema_and_rules_together():
         "permissions": [{"scope": "api.global"}, {}],
         "routes": [{"path": "/a/../b", "expose": "global", "methods": ["get", "nope"]}],
         "events": [{"topic": "bad topic"}],
-        "ui": {"panels": [{"slot": "s", "label": "l", "path": "/abs"}]},
+        "ui": {"panels": [{"slot": "sidebar", "label": "l", "path": "/abs"}]},
         "trust": {"level": "gold"},
     }
     assert problems_of(raw) == [

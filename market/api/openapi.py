@@ -106,6 +106,7 @@ class ListResponseSerializer(serializers.Serializer):
     permissions = serializers.ListField(child=serializers.DictField())
     hooks = serializers.ListField(child=serializers.DictField())
     trust_levels = serializers.ListField(child=serializers.CharField())
+    ui_slots = serializers.ListField(child=serializers.DictField())
 
 
 class InstallResponseSerializer(serializers.Serializer):

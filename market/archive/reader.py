@@ -35,6 +35,7 @@ from market.errors import (
     PackageTooLargeError,
     Problem,
     UnsafePathError,
+    sort_problems,
 )
 from market.manifest import (
     LIMITS,
@@ -251,7 +252,7 @@ def _read_bundle(
         sha256=sha256,
         size=size,
         content_verified=verified,
-        warnings=tuple(manifest.warnings) + warnings,
+        warnings=tuple(sort_problems([*manifest.warnings, *warnings])),
         entries=tuple(m.name for m in files),
     )
 

@@ -42,7 +42,9 @@ from market.manifest.registry import (
     DEFAULT_MANIFEST_VERSION,
     HTTP_METHODS,
     ID_PATTERN,
+    ID_RULE,
     KNOWN_PERMISSION_SCOPES,
+    KNOWN_UI_SLOTS,
     MANIFEST_FILENAMES,
     SCHEMA_ID,
     SUPPORTED_MANIFEST_VERSIONS,
@@ -57,13 +59,16 @@ from market.manifest.views import (
     missing_file_problems,
     permissions_glossary,
     referenced_files,
+    slots_glossary,
 )
 
 __all__ = [
     "DEFAULT_MANIFEST_VERSION",
     "HTTP_METHODS",
     "ID_PATTERN",
+    "ID_RULE",
     "KNOWN_PERMISSION_SCOPES",
+    "KNOWN_UI_SLOTS",
     "LIMITS",
     "MANIFEST_FILENAMES",
     "MAX_PROBLEMS",
@@ -91,5 +96,6 @@ __all__ = [
     "permissions_glossary",
     "read_manifest_dir",
     "referenced_files",
+    "slots_glossary",
     "verify_digest_signature",
 ]

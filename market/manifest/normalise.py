@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from market import sandbox
-from market.errors import ManifestError, Problem
+from market.errors import ManifestError, Problem, sort_problems
 from market.manifest.digest import manifest_sha256
 from market.manifest.limits import MAX_SCHEMA_ERRORS, MAX_WARNINGS, check_value
 from market.manifest.normalise_identity import IdentitySections
@@ -140,7 +140,7 @@ def normalise_manifest(
         raise problems.error()
 
     found_warnings = normaliser.warnings
-    warnings = list(found_warnings.held)
+    warnings = sort_problems(found_warnings.held)
     count = found_warnings.count
     if source_name == "extension.json":
         legacy = Problem(

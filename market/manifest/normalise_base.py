@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from market.errors import Problem
-from market.manifest.problems import ProblemList, WarningList
+from market.manifest.problems import ProblemList, WarningList, short
+from market.manifest.wording import did_you_mean
 
 
 def fold_strings(values: Iterable[Any]) -> list[str]:
@@ -47,7 +48,11 @@ class NormaliserBase:
         for key in obj:
             if key not in known:
                 path = f"{at}.{key}" if at else key
-                self.warn(path, "unknown_field", f"unknown field {key!r} (kept)")
+                self.warn(
+                    path,
+                    "unknown_field",
+                    f"unknown field {short(key)} (kept){did_you_mean(key, known)}",
+                )
 
     def _scopes(self) -> set[str]:
         return {p["scope"] for p in self.data.get("permissions", [])}

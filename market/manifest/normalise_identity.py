@@ -15,11 +15,13 @@ from market.manifest.problems import short
 from market.manifest.registry import (
     DEFAULT_MANIFEST_VERSION,
     ID_RE,
+    ID_RULE,
     KNOWN_PERMISSION_SCOPES,
     MAX_VERSION_LENGTH,
     PERMISSION_KEYS,
     SUPPORTED_MANIFEST_VERSIONS,
 )
+from market.manifest.wording import did_you_mean, unknown_name
 
 
 class IdentitySections(NormaliserBase):
@@ -34,7 +36,8 @@ class IdentitySections(NormaliserBase):
                 "manifest_version",
                 "unsupported_manifest_version",
                 f"{short(mv)} is not supported; use one of "
-                + ", ".join(SUPPORTED_MANIFEST_VERSIONS),
+                + ", ".join(SUPPORTED_MANIFEST_VERSIONS)
+                + did_you_mean(mv, SUPPORTED_MANIFEST_VERSIONS),
             )
         ext_id = raw.get("id")
         if isinstance(ext_id, str):
@@ -43,8 +46,7 @@ class IdentitySections(NormaliserBase):
                 self.error(
                     "id",
                     "invalid_id",
-                    f"{short(ext_id)} must be 3-64 characters of a-z, 0-9, '_', '.', "
-                    "'-', starting with a letter",
+                    f"{short(ext_id)} {ID_RULE}",
                 )
         name = raw.get("name")
         if isinstance(name, str):
@@ -113,7 +115,12 @@ class IdentitySections(NormaliserBase):
                 self.error(
                     f"{at}.scope",
                     "unknown_permission",
-                    f"unknown scope {short(scope)}",
+                    unknown_name(
+                        "unknown_permission",
+                        scope,
+                        KNOWN_PERMISSION_SCOPES,
+                        short(scope),
+                    ),
                 )
                 continue
             if not (isinstance(description, str) and description.strip()):

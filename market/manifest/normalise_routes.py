@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from market.hooks_catalog import get_hook
+from market.hooks_catalog import HOOK_NAMES, get_hook
 from market.manifest.normalise_base import NormaliserBase, fold_strings
 from market.manifest.paths import (
     bundle_path_problem,
@@ -21,10 +21,12 @@ from market.manifest.registry import (
     DIAGNOSTICS_KEYS,
     EVENT_KEYS,
     HTTP_METHODS,
+    KNOWN_UI_SLOTS,
     PANEL_KEYS,
     ROUTE_KEYS,
     UI_KEYS,
 )
+from market.manifest.wording import did_you_mean, unknown_name
 
 
 class RouteSections(NormaliserBase):
@@ -79,7 +81,8 @@ class RouteSections(NormaliserBase):
                     f"{at}.methods[{j}]",
                     "invalid_route",
                     f"{short(method)} is not an HTTP method; use one of "
-                    + ", ".join(sorted(HTTP_METHODS)),
+                    + ", ".join(sorted(HTTP_METHODS))
+                    + did_you_mean(verb, HTTP_METHODS),
                 )
             elif verb not in route["methods"]:
                 route["methods"].append(verb)
@@ -152,6 +155,13 @@ class RouteSections(NormaliserBase):
             for key in ("slot", "label"):
                 if isinstance(item.get(key), str):
                     panel[key] = item[key].strip()
+            slot = panel.get("slot")
+            if isinstance(slot, str) and slot not in KNOWN_UI_SLOTS:
+                self.error(
+                    f"{at}.slot",
+                    "unknown_slot",
+                    unknown_name("unknown_slot", slot, KNOWN_UI_SLOTS, short(slot)),
+                )
             for key in ("path", "icon"):
                 value = item.get(key)
                 if not isinstance(value, str):
@@ -187,7 +197,11 @@ class RouteSections(NormaliserBase):
                 continue
             hook = get_hook(name)
             if hook is None:
-                self.error(f"hooks[{i}]", "unknown_hook", f"unknown hook {short(name)}")
+                self.error(
+                    f"hooks[{i}]",
+                    "unknown_hook",
+                    unknown_name("unknown_hook", name, HOOK_NAMES, short(name)),
+                )
                 continue
             if name in out:
                 continue

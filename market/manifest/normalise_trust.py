@@ -13,6 +13,7 @@ from typing import Any
 from market.manifest.normalise_base import NormaliserBase
 from market.manifest.problems import short
 from market.manifest.registry import CONTENT_KEYS, TRUST_KEYS, TRUST_LEVELS
+from market.manifest.wording import did_you_mean
 
 
 class TrustSections(NormaliserBase):
@@ -30,13 +31,16 @@ class TrustSections(NormaliserBase):
                     "trust.level",
                     "invalid_trust",
                     f"trust level override {short(self.trust_level)} is not one of "
-                    + ", ".join(TRUST_LEVELS),
+                    + ", ".join(TRUST_LEVELS)
+                    + did_you_mean(self.trust_level, TRUST_LEVELS),
                 )
         if isinstance(out["level"], str) and out["level"] not in TRUST_LEVELS:
             self.error(
                 "trust.level",
                 "invalid_trust",
-                f"{short(out['level'])} is not one of " + ", ".join(TRUST_LEVELS),
+                f"{short(out['level'])} is not one of "
+                + ", ".join(TRUST_LEVELS)
+                + did_you_mean(out["level"], TRUST_LEVELS),
             )
         # Blank values mean "not set": the spec tells modders to leave the signature
         # blank when unsure, and a blank must not count as a (failing) signature.

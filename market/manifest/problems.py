@@ -8,13 +8,18 @@ reads them.
 from __future__ import annotations
 
 import itertools
-import re
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from jsonschema import Draft202012Validator, ValidationError
 
-from market.errors import MAX_LISTED, ManifestError, Problem
+from market.errors import (
+    MAX_LISTED,
+    ManifestError,
+    Problem,
+    problem_sort_key,
+)
+from market.manifest.wording import REGISTRIES, did_you_mean, pattern_rule, unknown_name
 
 # Problem code of a schema failure (other than type/required) by top-level field.
 _FIELD_CODES = {
@@ -53,10 +58,8 @@ def format_path(parts: Iterable[str | int]) -> str:
     return out
 
 
-def _path_key(problem: Problem) -> tuple[tuple[int, int | str], ...]:
-    # Natural order, so routes[2] sorts before routes[10].
-    tokens = re.findall(r"\[(\d+)\]|([^.\[\]]+)", problem.path)
-    return tuple((0, int(num)) if num else (1, name) for num, name in tokens)
+# Natural order, so routes[2] sorts before routes[10] (and no int() of a huge index).
+_path_key = problem_sort_key
 
 
 def root_field(path: str) -> str:
@@ -80,7 +83,7 @@ class ProblemList:
         self.exact = True
         self.roots: set[str] = set()
         self._seen: set[tuple[str, str]] = set()
-        self._held: list[tuple[tuple[tuple[int, int | str], ...], int, Problem]] = []
+        self._held: list[tuple[tuple[tuple[int, int, str], ...], int, Problem]] = []
 
     def __bool__(self) -> bool:
         return self.count > 0
@@ -183,12 +186,19 @@ def _error_problems(error: ValidationError, parts: list[Any]) -> Iterator[Proble
     # Strings and objects both report an unknown scope at the same place.
     if field == "permissions" and error.validator == "enum" and parts[-1] != "scope":
         parts = [*parts, "scope"]
+    if field == "ui" and error.validator == "enum" and parts[-1] == "slot":
+        code = "unknown_slot"
     if error.validator == "enum":
-        allowed = list(error.validator_value)
-        listing = ", ".join(map(str, allowed)) if len(allowed) <= 12 else "see schema"
-        message = f"{short(error.instance)} is not one of: {listing}"
+        allowed = [str(v) for v in error.validator_value]
+        if code in REGISTRIES:
+            message = unknown_name(code, error.instance, allowed, short(error.instance))
+        else:
+            message = (
+                f"{short(error.instance)} is not one of: {', '.join(allowed)}"
+                + did_you_mean(error.instance, allowed)
+            )
     elif error.validator == "pattern":
-        message = f"{short(error.instance)} does not match {error.validator_value}"
+        message = f"{short(error.instance)} {pattern_rule(error.validator_value)}"
     elif error.validator in ("maxLength", "minLength", "maxItems", "minItems"):
         # jsonschema quotes the whole value first, so the reason would be cut off.
         limit = error.validator_value

@@ -20,6 +20,7 @@ ROUTE_EXPOSURES = ("extension", "global")
 # because ``$`` also matches before a trailing newline.
 ID_PATTERN = r"^[a-z][a-z0-9_.-]{2,63}$"
 ID_RE = re.compile(r"[a-z][a-z0-9_.-]{2,63}")
+ID_RULE = "must be 3-64 characters of a-z, 0-9, '_', '.', '-', starting with a letter"
 MAX_VERSION_LENGTH = 128
 MAX_ROUTE_PATH_LENGTH = 512
 
@@ -37,6 +38,24 @@ KNOWN_PERMISSION_SCOPES: dict[str, str] = {
     "diagnostics.read": "Access debug tooling endpoints exposed by the extension.",
     "sandbox.fs.limited": "Request write access to additional filesystem roots.",
 }
+
+# Where a Studio UI panel may go (``ui.panels[].slot``), in the Studio's layout order.
+# docs/manifest.md#panel-slots lists them; an unknown slot is ``unknown_slot``.
+KNOWN_UI_SLOTS: dict[str, str] = {
+    "sidebar": "A tab in the left sidebar, beside the project tree.",
+    "inspector": "A section of the right-hand inspector for the selected scene, node "
+    "or asset.",
+    "toolbar": "A button in the main toolbar that opens the panel in a popover.",
+    "bottom_panel": "A tab in the bottom dock, beside the console and the timeline.",
+    "scene_editor": "A tab beside the scene editor's canvas.",
+    "settings": "A page under Settings > Extensions.",
+    "debug": "A tab of the Debug & diagnostics drawer.",
+}
+
+# Where each registry is listed for a modder, named in "unknown ..." problems.
+PERMISSIONS_DOC = "docs/manifest.md#permission-registry"
+HOOKS_DOC = "docs/manifest.md#hooks"
+SLOTS_DOC = "docs/manifest.md#panel-slots"
 
 # Methods an extension route may serve. CONNECT and TRACE are left out on purpose:
 # they are proxy/diagnostic verbs no extension endpoint should answer.

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from market.errors import Problem
-from market.manifest.registry import KNOWN_PERMISSION_SCOPES, TRUST_KEYS
+from market.manifest.registry import KNOWN_PERMISSION_SCOPES, KNOWN_UI_SLOTS, TRUST_KEYS
 
 
 def _dicts(value: Any) -> list[dict[str, Any]]:
@@ -89,6 +89,14 @@ def missing_file_problems(data: dict, present: Iterable[str]) -> list[Problem]:
         Problem(at, "missing_file", f"{path!r} is not in the bundle")
         for at, path in referenced_files(data)
         if path not in have
+    ]
+
+
+def slots_glossary() -> list[dict[str, str]]:
+    """The UI panel slots, in the Studio's layout order."""
+    return [
+        {"slot": slot, "description": description}
+        for slot, description in KNOWN_UI_SLOTS.items()
     ]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from market import lifecycle
 from market.errors import InvalidRequestError, NotInstalledError
 from market.lifecycle import record_event, recording
+from market.manifest import ID_RULE
 from market.models import InstalledExtension, LifecycleAction
 from market.services.common import (
     ID_RE,
@@ -25,7 +26,7 @@ def extension_uninstall(*, ext_id: Any, actor: Any = None) -> str:
     with recording(LifecycleAction.UNINSTALL, label, actor=actor):
         if not label:
             raise InvalidRequestError(
-                "id must be an extension id (^[a-z][a-z0-9_.-]{2,63}$)",
+                f"id must be an extension id: it {ID_RULE}",
                 details={"id": ext_id if isinstance(ext_id, str) else None},
             )
         _swap_out(label, actor)

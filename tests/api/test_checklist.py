@@ -78,6 +78,8 @@ def test_checklist_package_install_list_health_uninstall(
     glossary = [p["scope"] for p in listing["permissions"]]
     assert set(declared) <= set(glossary)
     assert listing["trust_levels"] == ["unverified", "verified"]
+    assert [s["slot"] for s in listing["ui_slots"]][:2] == ["sidebar", "inspector"]
+    assert all(s["description"] for s in listing["ui_slots"])
     assert {h["name"] for h in listing["hooks"]} >= set(entry["hooks"])
 
     # 5. health
