@@ -4,7 +4,9 @@ Routes exposed as ``extension`` are mounted under ``/api/extensions/<id>`` and a
 always allowed. Routes exposed as ``global`` must fall under a prefix allowlisted for
 the bundle's trust level: none by default for ``unverified``; ``/api/modder/``,
 ``/api/hooks/``, ``/api/extensions/<own id>/`` and ``/ws/modder`` for ``verified``.
-Operators extend the lists with a JSON file ``{level: [prefixes]}``.
+Operators extend the ``verified`` list with a JSON file ``{level: [prefixes]}``;
+prefixes for ``unverified`` are refused, since unverified bundles never get global
+routes.
 
 Matching is by path segment, so ``/ws/modder`` covers ``/ws/modder/x`` but not
 ``/ws/modderevil``. Paths that are not in a plain, normalised form (dot segments,
@@ -114,6 +116,20 @@ def parse_allowlist(obj: Any) -> Allowlist:
         if not isinstance(values, list):
             problems.append(
                 Problem(level, "not_a_list", "must be a list of path prefixes")
+            )
+            continue
+        if level == "unverified" and values:
+            # The install re-checks with the level a bundle earned: a prefix here
+            # would let `package` promise routes every server refuses.
+            problems.append(
+                Problem(
+                    level,
+                    "unverified_prefixes",
+                    "unverified bundles never expose global routes, so they get no "
+                    'allowlisted prefixes; list these prefixes under "verified", '
+                    "or expose the routes as 'extension' (mounted under "
+                    f"{EXTENSION_MOUNT.format(id='<id>')})",
+                )
             )
             continue
         for i, value in enumerate(values):

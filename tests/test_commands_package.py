@@ -51,7 +51,7 @@ def edit_manifest(src: Path, change) -> None:
 
 def test_package_prints_the_spec_block(src, tmp_path):
     code, out, err = run("package", str(src), "--output", str(tmp_path / "out"))
-    assert code == 0 and err == ""
+    assert code == 0 and err == UNPROVEN_WARNING
     bundle = (tmp_path / "out" / "sample.toolkit-1.2.3.cvnext").resolve()
     pattern = (
         rf"\[ok\] created {re.escape(str(bundle))}\n"
@@ -60,6 +60,65 @@ def test_package_prints_the_spec_block(src, tmp_path):
         rf"      trust=verified manifest_sha256={HEX}\n"
     )
     assert re.fullmatch(pattern, out), out
+
+
+UNPROVEN_WARNING = (
+    "[warn] trust.level: claims verified without proof: installing it is refused "
+    "(trust_unproven) until the catalogue approves it as verified or a trusted key "
+    "signs it (docs/manifest.md#how-a-bundle-becomes-verified) [trust_unproven]\n"
+)
+
+
+def test_claiming_verified_warns_that_install_needs_proof(src, tmp_path):
+    out_dir = tmp_path / "out"
+    assert run("package", str(src), "--output", str(out_dir))[2] == UNPROVEN_WARNING
+    bundle = out_dir / "sample.toolkit-1.2.3.cvnext"
+    for target in (src, bundle):
+        code, out, err = run("validate", str(target))
+        assert code == 0 and out.startswith("[ok] sample.toolkit 1.2.3 ")
+        assert err == UNPROVEN_WARNING
+        payload = json.loads(run("validate", str(target), "--json")[1])
+        assert {
+            "path": "trust.level",
+            "code": "trust_unproven",
+            "message": UNPROVEN_WARNING[
+                len("[warn] trust.level: ") : -len(" [trust_unproven]\n")
+            ],
+        } in payload["warnings"]
+    hello = FIXTURES / "hello_minimal"
+    # Unverified bundles promise nothing; --trust verified claims and is warned.
+    assert run("validate", str(hello))[2] == ""
+    assert run("validate", str(hello), "--trust", "verified")[2] == UNPROVEN_WARNING
+    # A bundle carrying an ed25519 signature has its proof with it: install decides.
+    edit_manifest(
+        src, lambda d: d["trust"].update(signature="ed25519:" + "A" * 86 + "==")
+    )
+    assert run("validate", str(src))[2] == ""
+
+
+def test_allowlist_file_cannot_give_unverified_bundles_global_routes(tmp_path):
+    allowlist = tmp_path / "allow.json"
+    allowlist.write_text(json.dumps({"unverified": ["/api/public/"]}))
+    hello = FIXTURES / "hello_minimal"
+    for command in ("package", "validate"):
+        code, out, err = run(
+            command,
+            str(hello),
+            "--output" if command == "package" else "--trust",
+            str(tmp_path / "out") if command == "package" else "unverified",
+            "--allowlist",
+            str(allowlist),
+        )
+        assert (code, out) == (1, "")
+        assert err == (
+            "[error] config_invalid: invalid route allowlist: unverified: unverified "
+            "bundles never expose global routes, so they get no allowlisted prefixes; "
+            'list these prefixes under "verified", or expose the routes as '
+            "'extension' (mounted under /api/extensions/<id>)\n"
+        )
+    assert not (tmp_path / "out").exists()
+    allowlist.write_text(json.dumps({"unverified": [], "verified": ["/api/tools/"]}))
+    assert run("validate", str(hello), "--allowlist", str(allowlist))[0] == 0
 
 
 def test_default_output_is_the_current_folder(src, tmp_path, monkeypatch):

@@ -171,7 +171,7 @@ def test_effective_paths() -> None:
 
 def test_parse_allowlist_merges_into_defaults() -> None:
     allow = parse_allowlist(
-        {"verified": ["/api/studio/", "/api/modder/"], "unverified": ["/api/public/"]}
+        {"verified": ["/api/studio/", "/api/modder/"], "unverified": []}
     )
     assert allow.for_level("verified", EXT) == (
         "/api/modder/",
@@ -180,7 +180,7 @@ def test_parse_allowlist_merges_into_defaults() -> None:
         "/ws/modder",
         "/api/studio/",
     )
-    assert allow.for_level("unverified", EXT) == ("/api/public/",)
+    assert allow.for_level("unverified", EXT) == ()
     assert check_routes(EXT, [route("/api/studio/x")], "verified", allow) == []
     assert check_routes(EXT, [route("/api/studiox")], "verified", allow) != []
     # Merging again (as the server does with its setting) changes nothing.
@@ -215,6 +215,7 @@ def test_allowlist_is_immutable_copy() -> None:
         ({"verified": ["/api\\x/"]}, "plain path"),
         ({"verified": ["/"]}, "every route"),
         ({"verified": ["/api/{name}/"]}, "placeholder"),
+        ({"unverified": ["/api/public/"]}, "unverified bundles never expose global"),
     ],
 )
 def test_parse_allowlist_refuses_bad_shapes(obj, fragment: str) -> None:

@@ -12,7 +12,12 @@ from typing import Any
 
 from market.manifest.normalise_base import NormaliserBase
 from market.manifest.problems import short
-from market.manifest.registry import CONTENT_KEYS, TRUST_KEYS, TRUST_LEVELS
+from market.manifest.registry import (
+    CONTENT_KEYS,
+    TRUST_KEYS,
+    TRUST_LEVELS,
+    VERIFIED_DOC,
+)
 from market.manifest.wording import did_you_mean
 
 
@@ -64,6 +69,16 @@ class TrustSections(NormaliserBase):
             (k, copy.deepcopy(v)) for k, v in trust.items() if k not in TRUST_KEYS
         )
         self.data["trust"] = out
+        signature = out.get("signature")
+        signed = isinstance(signature, str) and signature.lower().startswith("ed25519:")
+        if out["level"] == "verified" and not signed:
+            self.warn(
+                "trust.level",
+                "trust_unproven",
+                "claims verified without proof: installing it is refused "
+                "(trust_unproven) until the catalogue approves it as verified or a "
+                f"trusted key signs it ({VERIFIED_DOC})",
+            )
 
     def _content(self, content: dict[str, Any]) -> None:
         out = copy.deepcopy(content)

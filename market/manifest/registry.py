@@ -56,6 +56,7 @@ KNOWN_UI_SLOTS: dict[str, str] = {
 PERMISSIONS_DOC = "docs/manifest.md#permission-registry"
 HOOKS_DOC = "docs/manifest.md#hooks"
 SLOTS_DOC = "docs/manifest.md#panel-slots"
+VERIFIED_DOC = "docs/manifest.md#how-a-bundle-becomes-verified"
 
 # Methods an extension route may serve. CONNECT and TRACE are left out on purpose:
 # they are proxy/diagnostic verbs no extension endpoint should answer.
