@@ -1197,8 +1197,18 @@ def test_capabilities_and_summary():
     assert caps == {
         "permissions": ["assets.read", "api.global", "ui.panels"],
         "routes": [
-            {"path": "/hello", "methods": ["GET"], "expose": "extension"},
-            {"path": "/api/modder/toolkit", "methods": ["POST"], "expose": "global"},
+            {
+                "path": "/hello",
+                "methods": ["GET"],
+                "expose": "extension",
+                "effective_path": "/api/extensions/sample.toolkit/hello",
+            },
+            {
+                "path": "/api/modder/toolkit",
+                "methods": ["POST"],
+                "expose": "global",
+                "effective_path": "/api/modder/toolkit",
+            },
         ],
         "events": ["modder.on_scene_enter"],
         "ui_panels": ["sidebar"],

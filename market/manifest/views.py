@@ -10,6 +10,7 @@ import copy
 from collections.abc import Iterable
 from typing import Any
 
+from market import sandbox
 from market.errors import Problem
 from market.manifest.registry import KNOWN_PERMISSION_SCOPES, KNOWN_UI_SLOTS, TRUST_KEYS
 
@@ -18,21 +19,26 @@ def _dicts(value: Any) -> list[dict[str, Any]]:
     return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
 
 
+def route_view(ext_id: str, route: dict[str, Any]) -> dict[str, Any]:
+    """A route as every API payload shows it: declared ``path`` and where it is
+    served (``effective_path``: under ``/api/extensions/<id>`` unless global)."""
+    return {
+        "path": route.get("path"),
+        "methods": list(route.get("methods", ["GET"])),
+        "expose": route.get("expose", "extension"),
+        "effective_path": sandbox.effective_path(ext_id, route),
+    }
+
+
 def capabilities(data: dict) -> dict[str, Any]:
     """What a manifest asks for, in the shape the API and the review diff use."""
     ui = data.get("ui")
     ui = ui if isinstance(ui, dict) else {}
     diagnostics = data.get("diagnostics")
+    ext_id = str(data.get("id", ""))
     return {
         "permissions": [p.get("scope") for p in _dicts(data.get("permissions"))],
-        "routes": [
-            {
-                "path": r.get("path"),
-                "methods": list(r.get("methods", ["GET"])),
-                "expose": r.get("expose", "extension"),
-            }
-            for r in _dicts(data.get("routes"))
-        ],
+        "routes": [route_view(ext_id, r) for r in _dicts(data.get("routes"))],
         "events": [e.get("topic") for e in _dicts(data.get("events"))],
         "ui_panels": [p.get("slot") for p in _dicts(ui.get("panels"))],
         "hooks": list(data.get("hooks") or []),
