@@ -212,6 +212,7 @@ class MarketClient:
             raise RemoteError(
                 f"cannot reach {self.config.server}: {exc}", code="server_unreachable"
             ) from exc
+        body: Any
         try:
             body = response.json()
         except ValueError:
@@ -225,7 +226,9 @@ class MarketClient:
             )
         if response.is_success and body.get("ok") is not False:
             return body
-        error = body.get("error") if isinstance(body.get("error"), dict) else {}
+        error: dict[str, Any] = (
+            body["error"] if isinstance(body.get("error"), dict) else {}
+        )
         code = str(error.get("code") or "server_error")
         message = str(error.get("message") or f"HTTP {response.status_code}")
         if code == "not_authenticated":
