@@ -76,3 +76,35 @@ def test_demo_lists_the_samples_and_is_repeatable(settings):
         "legacy.tools-0.9.1.cvnext",
         "sample.toolkit-1.2.3.cvnext",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_writes_the_examples_environment(tmp_path, settings):
+    env_file = tmp_path / "demo.env"
+    out = run("market_demo", "--env-file", str(env_file), "--server-url", "http://h:1/")
+    assert f"[ok] server URL and tokens in {env_file}" in out
+    assert env_file.stat().st_mode & 0o777 == 0o600
+    values = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if line.startswith("export ")
+    )
+    assert values["B"] == "http://h:1/api/market"
+    assert values["COMFYVN_MARKET_SERVER"] == "http://h:1"
+    assert (
+        values["TOKEN"]
+        == values["ADMIN_TOKEN"]
+        == (Token.objects.get(user__username="admin").key)
+    )
+    owners = {
+        name: Token.objects.get(key=values[name]).user
+        for name in ("MODDER_TOKEN", "INSTALLER_TOKEN", "VIEWER_TOKEN")
+    }
+    assert owners["MODDER_TOKEN"].has_perm("market.submit_catalogentry")
+    assert owners["INSTALLER_TOKEN"].has_perm("market.install_extension")
+    assert not owners["VIEWER_TOKEN"].get_all_permissions()
+    assert values["COMFYVN_MARKET_TOKEN"] == values["MODDER_TOKEN"]
+    # Run again: the same accounts and tokens, nothing duplicated.
+    before = env_file.read_text().split("TOKEN=", 2)[2]
+    run("market_demo", "--env-file", str(env_file), "--server-url", "http://h:1/")
+    assert env_file.read_text().split("TOKEN=", 2)[2] == before

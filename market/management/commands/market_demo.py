@@ -4,11 +4,18 @@ Turns the marketplace flags on in the config file, packages the sample extension
 ``fixtures/extensions`` into ``<MARKET_ROOT>/packages``, lists them in the catalogue
 (``sample.toolkit`` as verified, the rest as unverified community bundles) and makes an
 ``admin`` superuser with a fresh password and API token, printed at the end.
+
+``--env-file FILE`` also writes what the examples in the README and ``docs/`` use, as a
+file a shell can source: the API base ``B``, tokens of the admin (``TOKEN``,
+``ADMIN_TOKEN``), a modder, an installer and a user without permissions
+(``MODDER_TOKEN``, ``INSTALLER_TOKEN``, ``VIEWER_TOKEN``), and ``COMFYVN_MARKET_SERVER``
+/ ``COMFYVN_MARKET_TOKEN`` for ``market_submit``.
 """
 
 from __future__ import annotations
 
 import secrets
+import shlex
 from pathlib import Path
 
 from django.conf import settings
@@ -16,12 +23,28 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
-from market import flags, packaging, review
+from market import flags, packaging, review, services
 from market.conf import market_conf
 from market.errors import MarketError
 from market.models import CatalogEntry
 
 VERIFIED_SAMPLES = {"sample.toolkit"}
+# Accounts the docs' examples use: variable -> (user name, roles).
+DEMO_ACCOUNTS: dict[str, tuple[str, list[str]]] = {
+    "MODDER_TOKEN": ("modder", ["modder"]),
+    "INSTALLER_TOKEN": ("studio", ["installer"]),
+    "VIEWER_TOKEN": ("viewer", []),
+}
+
+
+def _account_token(username: str, roles: list[str]) -> str:
+    """The token of a demo account, created (with its roles) on first use."""
+    user_model = get_user_model()
+    if not user_model.objects.filter(username=username).exists():
+        if roles:
+            return services.market_user_create(username=username, roles=roles).token
+        user_model.objects.create_user(username=username)
+    return services.market_user_token(username=username)
 
 
 class Command(BaseCommand):
@@ -34,6 +57,17 @@ class Command(BaseCommand):
             help="folder of sample extension sources",
         )
         parser.add_argument("--username", default="admin")
+        parser.add_argument(
+            "--env-file",
+            metavar="FILE",
+            help="write the demo's server URL and tokens as shell variables to FILE",
+        )
+        parser.add_argument(
+            "--server-url",
+            default="http://127.0.0.1:8000",
+            metavar="URL",
+            help="where the demo server listens (for --env-file)",
+        )
 
     def handle(self, *args, **opts) -> None:
         flags.write_flags({flags.MARKETPLACE: True, flags.UPLOADS: True})
@@ -46,7 +80,9 @@ class Command(BaseCommand):
             except MarketError as exc:
                 raise CommandError(f"{src.name}: {exc.code}: {exc.message}") from exc
             self._list(result)
-        self._admin(opts["username"])
+        admin_token = self._admin(opts["username"])
+        if opts["env_file"]:
+            self._env_file(Path(opts["env_file"]), opts["server_url"], admin_token)
 
     def _list(self, result: packaging.PackageResult) -> None:
         manifest = result.manifest
@@ -75,7 +111,34 @@ class Command(BaseCommand):
             f"sha256={entry.package_sha256[:16]}..."
         )
 
-    def _admin(self, username: str) -> None:
+    def _env_file(self, path: Path, server: str, admin_token: str) -> None:
+        server = server.rstrip("/")
+        tokens = {
+            name: _account_token(user, roles)
+            for name, (user, roles) in DEMO_ACCOUNTS.items()
+        }
+        values = {
+            "B": f"{server}/api/market",
+            "TOKEN": admin_token,
+            "ADMIN_TOKEN": admin_token,
+            **tokens,
+            # manage.py commands in another shell must see the demo's flags file.
+            "COMFYVN_CONFIG": str(flags.config_path()),
+            # Lifecycle log lines go to var/logs/server.log; keep the shell quiet.
+            "LOG_LEVEL": "WARNING",
+            "COMFYVN_MARKET_SERVER": server,
+            "COMFYVN_MARKET_TOKEN": tokens["MODDER_TOKEN"],
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lines = [
+            "# Written by `manage.py market_demo`; load it with `. " + str(path) + "`.",
+            *(f"export {name}={shlex.quote(value)}" for name, value in values.items()),
+        ]
+        path.write_text("\n".join(lines) + "\n")
+        path.chmod(0o600)
+        self.stdout.write(f"[ok] server URL and tokens in {path}")
+
+    def _admin(self, username: str) -> str:
         user_model = get_user_model()
         user, _ = user_model.objects.get_or_create(
             username=username, defaults={"is_staff": True, "is_superuser": True}
@@ -90,3 +153,4 @@ class Command(BaseCommand):
                 f"admin login: {username} / {password}   API token: {token.key}"
             )
         )
+        return str(token.key)
