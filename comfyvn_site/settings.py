@@ -7,6 +7,7 @@ a new user needs no server. Production: ``DATABASE_URL=postgres://...``, ``SECRE
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -72,6 +73,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
     "market",
 ]
 
@@ -89,6 +91,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "market.middleware.FeatureFlagMiddleware",
+    # Last, as django-axes requires: turns a locked-out login into its lockout page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "comfyvn_site.urls"
@@ -144,6 +148,27 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # Several deployments (or test runs) may share one Redis: each keeps to its own keys.
 CACHES["default"].setdefault("KEY_PREFIX", env.str("CACHE_KEY_PREFIX", default=""))
+
+AUTHENTICATION_BACKENDS = [
+    # First: refuses a locked-out username and address before any password check.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# --- admin login throttling (django-axes; market/auth.py) ----------------------------
+# Failed logins count per username and client address, in the database (shared by
+# every worker and host). A locked pair is refused, with a page that says so, until
+# the cool-off ends (0 minutes: until an operator runs axes_reset_username).
+AXES_ENABLED = env.bool("AXES_ENABLED", default=True)
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.float("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "market.auth.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "market.auth.client_ip"
+# The request header a trusted proxy sets to the client's address (HTTP_X_REAL_IP for
+# nginx's "proxy_set_header X-Real-IP $remote_addr"); empty: REMOTE_ADDR.
+MARKET_CLIENT_IP_HEADER = env.str("MARKET_CLIENT_IP_HEADER", default="")
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

@@ -14,6 +14,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # DEBUG is off in tests, as in production: a real key, and plain http for the client.
 SECRET_KEY = "test-settings-only-" + "x" * 40
 SECURE_SSL_REDIRECT = False
+# Login throttling counts in the database on every login; the tests that exercise it
+# turn it on (tests/test_admin_login.py).
+AXES_ENABLED = False
 _TMP = Path(tempfile.mkdtemp(prefix="comfyvn-market-test-"))
 MARKET_ROOT = _TMP / "var"
 COMFYVN_CONFIG = _TMP / "config" / "comfyvn.json"

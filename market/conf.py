@@ -18,6 +18,7 @@ import binascii
 import contextlib
 import math
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -95,6 +96,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "the absolute path of the catalogue's Ed25519 PEM key",
     ),
     SettingSpec(
+        "MARKET_CLIENT_IP_HEADER",
+        "client_ip_header",
+        "market.E012",
+        "empty, or a request.META name such as HTTP_X_REAL_IP",
+    ),
+    SettingSpec(
         "MARKET_TRUSTED_KEYS",
         "trusted_keys",
         "market.E009",
@@ -170,6 +177,17 @@ def parse_archive_limits(value: Any) -> archive.ArchiveLimits:
     return archive.ArchiveLimits(**dict(value))
 
 
+def parse_meta_header(value: Any) -> str:
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not re.fullmatch(r"HTTP_[A-Z0-9_]+", value):
+        raise ConfigError(
+            "MARKET_CLIENT_IP_HEADER must be empty or a request header's META name, "
+            "such as HTTP_X_REAL_IP"
+        )
+    return value
+
+
 def parse_trusted_keys(value: Any) -> dict[str, Ed25519PublicKey]:
     if not isinstance(value, Mapping):
         raise ConfigError("MARKET_TRUSTED_KEYS must be a mapping of key id to key")
@@ -240,6 +258,10 @@ class MarketConf:
         return parse_path(
             _setting("MARKET_SIGNING_KEY_FILE"), "MARKET_SIGNING_KEY_FILE"
         )
+
+    @cached_property
+    def client_ip_header(self) -> str:
+        return parse_meta_header(getattr(settings, "MARKET_CLIENT_IP_HEADER", ""))
 
     @cached_property
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:

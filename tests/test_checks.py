@@ -57,6 +57,9 @@ def test_the_test_settings_pass_every_check(settings, market_root):
         ("MARKET_TRUSTED_KEYS", {"k": base64.b64encode(b"32").decode()}, "market.E009"),
         ("MARKET_TRUSTED_KEYS", {"": GOOD_KEY}, "market.E009"),
         ("MARKET_TRUSTED_KEYS", ["k"], "market.E009"),
+        ("MARKET_CLIENT_IP_HEADER", "X-Real-IP", "market.E012"),
+        ("MARKET_CLIENT_IP_HEADER", "REMOTE_ADDR ", "market.E012"),
+        ("MARKET_CLIENT_IP_HEADER", 7, "market.E012"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_setting(

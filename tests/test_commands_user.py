@@ -67,8 +67,12 @@ def test_reviewer_logs_in_to_the_admin_and_reviews(flags_on, db, client, build_b
         "market.view_lifecycleevent",
     ]
     assert payload["token"] == Token.objects.get(user__username="rita").key
-    assert client.login(username="rita", password=payload["password"])
     changelist = reverse("admin:market_catalogentry_changelist")
+    login = client.post(
+        reverse("admin:login"),
+        {"username": "rita", "password": payload["password"], "next": changelist},
+    )
+    assert login.status_code == 302 and login["Location"] == changelist
     assert client.get(changelist).status_code == 200
     entry = review.catalog_entry_submit(bundle_path=build_bundle("hello_minimal").path)
     response = client.post(
