@@ -276,3 +276,25 @@ def test_wsgi_environ_with_script_name_is_gated(
     write_config(settings, {"enable_marketplace": True})
     status, _ = _wsgi("GET", script_name, "/api/market/health")
     assert status.startswith("200 ")
+
+
+def test_the_route_lists_above_cover_every_marketplace_route():
+    """A new route under the API's namespace must join the lists, and the gate tests."""
+    from django.urls import URLResolver, get_resolver, resolve
+
+    def names(patterns) -> set[str]:
+        found: set[str] = set()
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                found |= names(pattern.url_patterns)
+            elif pattern.name:
+                found.add(pattern.name)
+        return found
+
+    [api] = [
+        p
+        for p in get_resolver().url_patterns
+        if isinstance(p, URLResolver) and p.namespace == "market-api"
+    ]
+    covered = {resolve(path).url_name for _, path in ALL_ROUTES}
+    assert names(api.url_patterns) == covered
