@@ -13,6 +13,7 @@ other stored.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -32,6 +33,16 @@ from market.lifecycle import record_event, recording
 from market.models import ExtensionMaintainer, ExtensionOwner, LifecycleAction
 
 REVIEW_PERMISSION = "market.review_catalogentry"
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """A completed transfer, as recorded."""
+
+    ext_id: str
+    owner: str
+    previous_owner: str | None
+    reason: str
 
 
 def _user(actor: Any) -> Any:
@@ -101,9 +112,21 @@ def _user_named(username: str) -> Any:
         ) from None
 
 
-def _check_manager(row: ExtensionOwner, actor: Any) -> None:
+def may_manage(row: ExtensionOwner | None, actor: Any) -> bool:
+    """Whether ``actor`` may change the maintainers of ``row`` (``None``: of any id
+    they own): its owner or a reviewer."""
     user = _user(actor)
-    if is_reviewer(user) or (user is not None and row.owner_id == user.pk):
+    if user is None:
+        return False
+    if is_reviewer(user):
+        return True
+    if row is None:
+        return ExtensionOwner.objects.filter(owner_id=user.pk).exists()
+    return row.owner_id == user.pk
+
+
+def _check_manager(row: ExtensionOwner, actor: Any) -> None:
+    if may_manage(row, actor):
         return
     raise NotOwnerError(
         f"only the owner of {row.extension_id} or a reviewer can change its "
@@ -190,7 +213,7 @@ def maintainer_remove(*, ext_id: str, username: str, actor: Any) -> None:
 
 def ownership_transfer(
     *, ext_id: str, username: str, reason: str, actor: Any
-) -> ExtensionOwner:
+) -> Transfer:
     """Give ``ext_id`` to ``username`` (reviewers only; the reason is recorded).
 
     The new owner leaves the maintainers (an owner is not listed twice); the previous
@@ -232,4 +255,4 @@ def ownership_transfer(
                 actor=actor,
                 detail={"from": previous, "to": username, "reason": reason},
             )
-    return row
+    return Transfer(ext_id, username, previous, reason)
