@@ -134,6 +134,11 @@ class ExtensionOwnerAdmin(admin.ModelAdmin):
                         ),
                     )
 
+    def construct_change_message(self, request, form, formsets, add=False) -> list:
+        # The formsets were not saved (the services did the work, and recorded it
+        # in the audit log), so Django's account of their new objects is empty.
+        return []
+
     def _call(self, request, done: str, call) -> None:
         try:
             call()
