@@ -363,3 +363,33 @@ def test_versions_of_equal_precedence_are_version_exists(
         submit(client, build_bundle(edit=version("3.0.1-rc.1")).path).status_code == 201
     )
     assert CatalogEntry.objects.count() == 3
+
+
+def test_the_openapi_document_types_every_new_route(db, client):
+    doc = client.get(reverse("openapi-schema"), {"format": "json"}).json()
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+
+    def ok_schema(path, method, status):
+        responses = paths[path][method]["responses"]
+        assert {"401", "403", "404"} <= set(responses), (path, method)
+        return responses[status]["content"]["application/json"]["schema"]["$ref"]
+
+    listed = ok_schema("/api/market/maintainers/{ext_id}", "get", "200")
+    envelope = schemas[listed.rsplit("/", 1)[1]]
+    assert envelope["required"] == ["ok", "items", "next", "previous"]
+    assert envelope["properties"]["items"]["items"]["$ref"].endswith("/Maintainer")
+    assert set(schemas["Maintainer"]["properties"]) == {
+        "username",
+        "role",
+        "added_at",
+        "added_by",
+    }
+    assert ok_schema("/api/market/maintainers", "post", "201").endswith(
+        "/MaintainerAddResponse"
+    )
+    assert ok_schema(
+        "/api/market/maintainers/{ext_id}/{username}", "delete", "200"
+    ).endswith("/MaintainerRemoveResponse")
+    assert ok_schema("/api/market/transfers", "post", "200").endswith(
+        "/TransferResponse"
+    )
