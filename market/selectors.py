@@ -18,7 +18,12 @@ from market.manifest import (
     permissions_glossary,
     slots_glossary,
 )
-from market.models import CatalogEntry, ExtensionOwner, InstalledExtension
+from market.models import (
+    CatalogEntry,
+    ExtensionMaintainer,
+    ExtensionOwner,
+    InstalledExtension,
+)
 from market.search import full_text
 
 
@@ -228,20 +233,21 @@ def maintainer_items(row: ExtensionOwner) -> list[dict[str, Any]]:
             {
                 "username": _name(row.owner),
                 "role": "owner",
-                "added_at": iso(row.owner_since) if row.owner_since else None,
+                "added_at": iso(row.owner_since),
                 "added_by": None,
             }
         )
     maintainers = row.maintainer_rows.select_related("user", "added_by").order_by(
         "user__username"
     )
-    items.extend(
-        {
-            "username": _name(m.user),
-            "role": "maintainer",
-            "added_at": iso(m.added_at),
-            "added_by": _name(m.added_by),
-        }
-        for m in maintainers
-    )
+    items.extend(maintainer_item(m) for m in maintainers)
     return items
+
+
+def maintainer_item(maintainer: ExtensionMaintainer) -> dict[str, Any]:
+    return {
+        "username": _name(maintainer.user),
+        "role": "maintainer",
+        "added_at": iso(maintainer.added_at),
+        "added_by": _name(maintainer.added_by),
+    }

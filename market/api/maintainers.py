@@ -76,11 +76,7 @@ class MaintainerAddView(APIView):
         added = ownership.maintainer_add(
             ext_id=data["id"], username=data["username"], actor=request.user
         )
-        item = next(
-            i
-            for i in selectors.maintainer_items(added.extension)
-            if i["username"] == added.user.get_username()
-        )
+        item = selectors.maintainer_item(added)
         body = {"ok": True, "id": data["id"], "maintainer": item}
         return Response(body, status=status.HTTP_201_CREATED)
 

@@ -393,3 +393,54 @@ def test_the_openapi_document_types_every_new_route(db, client):
     assert ok_schema("/api/market/transfers", "post", "200").endswith(
         "/TransferResponse"
     )
+
+
+BOTH = ("maintainers", "transfers")
+
+
+@pytest.mark.parametrize(
+    ("body", "routes"),
+    [
+        ({"id": EXT, "username": "a\x00b", "reason": "r"}, BOTH),
+        ({"id": "a\x00b", "username": "bob", "reason": "r"}, BOTH),
+        ({"id": "x" * 5000, "username": "bob", "reason": "r"}, BOTH),
+        ({"id": EXT, "username": "u" * 1000, "reason": "r"}, BOTH),
+        ({"id": ["a"], "username": {"b": 1}, "reason": "r"}, BOTH),
+        ({"id": EXT, "username": "bob", "reason": "r" * 5000}, ("transfers",)),
+        ({"id": EXT, "username": "bob", "reason": "a\x00b"}, ("transfers",)),
+        ("not an object", BOTH),
+        ([], BOTH),
+    ],
+)
+def test_hostile_bodies_are_invalid_requests_never_crashes(
+    owned, token_client, alice, reviewer, body, routes
+):
+    clients = {"maintainers": token_client(alice), "transfers": token_client(reviewer)}
+    for name in routes:
+        url = reverse(f"market-api:{name}")
+        response = clients[name].post(url, body, format="json")
+        assert response.status_code == 400, (name, response.content)
+        assert response.json()["error"]["code"] == "invalid_request"
+    assert not ExtensionMaintainer.objects.exists()
+    assert ExtensionOwner.objects.get().owner == alice
+
+
+def test_hostile_paths_reach_no_view_or_a_clear_refusal(owned, token_client, alice):
+    client = token_client(alice)
+    for path in (
+        f"/api/market/maintainers/{EXT}/a%00b",
+        f"/api/market/maintainers/{EXT}/a%2Fb",
+        "/api/market/maintainers/%00bad",
+        f"/api/market/maintainers/{EXT}/" + "u" * 151,
+    ):
+        assert client.delete(path).status_code == 404, path
+        assert client.get(path).status_code in (404, 405), path
+    assert ExtensionOwner.objects.get().owner == alice
+
+
+def test_a_user_who_owns_ids_is_not_deleted(owned, alice):
+    from django.db.models import ProtectedError
+
+    with pytest.raises(ProtectedError):
+        alice.delete()
+    assert ExtensionOwner.objects.get().owner == alice
