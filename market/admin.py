@@ -215,3 +215,6 @@ class LifecycleEventAdmin(ReadOnlyAdmin):
     list_filter = ("action", "trust_level")
     search_fields = ("extension_id",)
     list_select_related = ("actor",)
+
+
+from market import admin_owners  # noqa: E402, F401  (registers ExtensionOwner)

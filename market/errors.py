@@ -280,3 +280,31 @@ class ConfigError(MarketError):
 
 class ReviewError(MarketError):
     code = "review_refused"
+
+
+class OwnershipError(MarketError):
+    """A change to who owns or maintains an extension id was refused
+    (``already_owner``, ``already_maintainer``, ``owner_not_removable``)."""
+
+    code = "ownership_refused"
+
+
+class NotOwnerError(OwnershipError):
+    """The id belongs to another user: only its owner (and its maintainers, for
+    submissions) may act on it."""
+
+    code = "not_owner"
+
+
+class NotMaintainerError(OwnershipError):
+    code = "not_maintainer"
+
+
+class UnknownUserError(MarketError):
+    code = "unknown_user"
+
+
+class PermissionDeniedError(MarketError):
+    """The user is known but may not do this (a role the action needs)."""
+
+    code = "permission_denied"

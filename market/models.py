@@ -141,6 +141,74 @@ class ExtensionSlot(models.Model):
         return self.extension_id
 
 
+class ExtensionOwner(models.Model):
+    """Who may submit an extension id: its owner (the first user to submit it) and the
+    maintainers the owner names.
+
+    The row is also the catalogue's lock on the id: submissions of one id take it
+    ``FOR UPDATE``, so ownership and version checks see every earlier submission.
+    ``owner`` is empty only for an id no user has submitted yet (a bundle submitted
+    by the server itself); the next user to submit it becomes its owner.
+    """
+
+    extension_id = models.CharField(max_length=64, unique=True)
+    # PROTECT: a user who owns ids is not deleted until a reviewer transfers them.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="market_owned_extensions",
+    )
+    maintainers = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        through="ExtensionMaintainer",
+        through_fields=("extension", "user"),
+        related_name="market_maintained_extensions",
+        blank=True,
+    )
+    owner_since = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("extension_id",)
+
+    def __str__(self) -> str:
+        return self.extension_id
+
+
+class ExtensionMaintainer(models.Model):
+    """A user the owner allows to submit versions of the id."""
+
+    extension = models.ForeignKey(
+        ExtensionOwner, on_delete=models.CASCADE, related_name="maintainer_rows"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="market_maintainer_rows",
+    )
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    added_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("extension", "user")
+        constraints = (
+            models.UniqueConstraint(
+                fields=("extension", "user"), name="market_maintainer_unique"
+            ),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.extension}: {self.user}"
+
+
 class LifecycleAction(models.TextChoices):
     INSTALL = "install", "Install"
     UNINSTALL = "uninstall", "Uninstall"
@@ -149,6 +217,9 @@ class LifecycleAction(models.TextChoices):
     REJECT = "reject", "Reject"
     DELIST = "delist", "Delist"
     REPAIR = "repair", "Repair"
+    TRANSFER = "transfer", "Transfer ownership"
+    MAINTAINER_ADD = "maintainer_add", "Add a maintainer"
+    MAINTAINER_REMOVE = "maintainer_drop", "Remove a maintainer"
 
 
 class LifecycleError(models.Model):

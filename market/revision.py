@@ -17,8 +17,16 @@ from django.db.models import F
 from market.models import CatalogEntry, CatalogRevision, LifecycleAction
 
 REVISION_PK = 1
-# Actions that never change what ``list`` shows (a submission is pending, unlisted).
-UNLISTED_ACTIONS = frozenset({LifecycleAction.SUBMIT})
+# Actions that never change what ``list`` shows (a submission is pending, unlisted;
+# who owns or maintains an id is not part of the catalogue).
+UNLISTED_ACTIONS = frozenset(
+    {
+        LifecycleAction.SUBMIT,
+        LifecycleAction.TRANSFER,
+        LifecycleAction.MAINTAINER_ADD,
+        LifecycleAction.MAINTAINER_REMOVE,
+    }
+)
 # Actions that change installs only: the listed catalogue count stays as it is.
 INSTALL_ACTIONS = frozenset(
     {LifecycleAction.INSTALL, LifecycleAction.UNINSTALL, LifecycleAction.REPAIR}

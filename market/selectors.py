@@ -18,7 +18,12 @@ from market.manifest import (
     permissions_glossary,
     slots_glossary,
 )
-from market.models import CatalogEntry, InstalledExtension
+from market.models import (
+    CatalogEntry,
+    ExtensionMaintainer,
+    ExtensionOwner,
+    InstalledExtension,
+)
 from market.search import full_text
 
 
@@ -219,3 +224,38 @@ def market_snapshot_json(*, show_actor: bool = True) -> bytes:
 def market_health() -> dict[str, Any]:
     """The spec's ``health`` payload, in one query (see :mod:`market.health`)."""
     return health.market_health()
+
+
+def _name(user: Any) -> str | None:
+    return user.get_username() if user is not None else None
+
+
+def maintainer_items(row: ExtensionOwner) -> list[dict[str, Any]]:
+    """Who may submit an id: its owner first, then its maintainers by username.
+
+    Usernames only: a maintainer list is read by other modders, never given emails.
+    """
+    items = []
+    if row.owner is not None:
+        items.append(
+            {
+                "username": _name(row.owner),
+                "role": "owner",
+                "added_at": iso(row.owner_since),
+                "added_by": None,
+            }
+        )
+    maintainers = row.maintainer_rows.select_related("user", "added_by").order_by(
+        "user__username"
+    )
+    items.extend(maintainer_item(m) for m in maintainers)
+    return items
+
+
+def maintainer_item(maintainer: ExtensionMaintainer) -> dict[str, Any]:
+    return {
+        "username": _name(maintainer.user),
+        "role": "maintainer",
+        "added_at": iso(maintainer.added_at),
+        "added_by": _name(maintainer.added_by),
+    }

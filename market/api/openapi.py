@@ -144,6 +144,39 @@ class KeysResponseSerializer(serializers.Serializer):
     keys = serializers.ListField(child=serializers.DictField())
 
 
+class MaintainerSerializer(serializers.Serializer):
+    username = serializers.CharField()
+    role = serializers.ChoiceField(
+        choices=["owner", "maintainer"],
+        help_text="The owner (first, one per id) or a maintainer; both may submit.",
+    )
+    added_at = serializers.DateTimeField(
+        allow_null=True, help_text="When the user became owner or maintainer."
+    )
+    added_by = serializers.CharField(
+        allow_null=True, help_text="Who added the maintainer (null for the owner)."
+    )
+
+
+class MaintainerAddResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    id = serializers.CharField()
+    maintainer = MaintainerSerializer()
+
+
+class MaintainerRemoveResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    id = serializers.CharField()
+    username = serializers.CharField()
+
+
+class TransferResponseSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    id = serializers.CharField()
+    owner = serializers.CharField()
+    previous_owner = serializers.CharField(allow_null=True)
+
+
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:
     """The shared error payload under each of ``statuses``."""
     return {

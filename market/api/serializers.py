@@ -130,6 +130,23 @@ class UninstallRequestSerializer(serializers.Serializer):
         return attrs
 
 
+class MaintainerRequestSerializer(serializers.Serializer):
+    """``{"id": ..., "username": ...}``: a maintainer to add to an owned id."""
+
+    id = ExtensionIdField(max_length=64, help_text="The extension id.")
+    username = serializers.CharField(max_length=150, help_text="The user to add.")
+
+
+class TransferRequestSerializer(serializers.Serializer):
+    """``{"id", "username", "reason"}``: a reviewer gives an id to another user."""
+
+    id = ExtensionIdField(max_length=64, help_text="The extension id.")
+    username = serializers.CharField(max_length=150, help_text="The new owner.")
+    reason = serializers.CharField(
+        max_length=2000, help_text="Why; recorded in the audit log."
+    )
+
+
 class CatalogEntrySerializer(CatalogItemSerializer):
     """A catalogue row as the selectors shape it (fields declared for the schema)."""
 

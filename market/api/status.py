@@ -44,6 +44,11 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.DowngradeRefusedError: 409,
     e.InstallInProgressError: 409,
     e.ReviewError: 409,
+    e.OwnershipError: 409,
+    e.NotOwnerError: 403,
+    e.NotMaintainerError: 404,
+    e.UnknownUserError: 404,
+    e.PermissionDeniedError: 403,
     # The server's own configuration is broken: never the client's fault.
     e.ConfigError: 500,
 }
@@ -51,7 +56,6 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
 STATUS_BY_CODE_ONLY: dict[str, int] = {
     # Raised with an explicit code, or by modules that add their class later.
     "version_exists": 409,
-    "not_owner": 403,
     "incompatible": 409,
     "missing_dependency": 409,
     "dependency_in_use": 409,

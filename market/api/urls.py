@@ -4,9 +4,13 @@ so a POST is never lost to a redirect."""
 from django.urls import include, re_path
 from rest_framework.routers import SimpleRouter
 
-from market.api import views
+from market.api import maintainers, views
 
 app_name = "market-api"
+
+# Path parameters: an extension id's form, and Django's default username characters.
+ID = r"[a-z][a-z0-9_.-]{2,63}"
+USERNAME = r"[\w.@+-]{1,150}"
 
 
 class OptionalSlashRouter(SimpleRouter):
@@ -34,5 +38,19 @@ urlpatterns = [
         views.ManifestSchemaView.as_view(),
         name="manifest-schema",
     ),
+    re_path(
+        r"^maintainers/?$", maintainers.MaintainerAddView.as_view(), name="maintainers"
+    ),
+    re_path(
+        rf"^maintainers/(?P<ext_id>{ID})/?$",
+        maintainers.MaintainerListView.as_view(),
+        name="maintainers-of",
+    ),
+    re_path(
+        rf"^maintainers/(?P<ext_id>{ID})/(?P<username>{USERNAME})/?$",
+        maintainers.MaintainerRemoveView.as_view(),
+        name="maintainer",
+    ),
+    re_path(r"^transfers/?$", maintainers.TransferView.as_view(), name="transfers"),
     re_path(r"^", include(router.urls)),
 ]

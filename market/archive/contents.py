@@ -2,7 +2,9 @@
 
 Two rules shared by the packager and the installer: every file the manifest references
 (panel pages and icons, ``.py`` route and event entries) is present, reported as
-``missing_file`` problems together with the manifest's other problems; and the
+``missing_file`` problems, and every module a route or event ``entry`` names
+(``pkg.mod``, ``pkg.mod:func``, ``pkg/mod.py:func``) is packed, else
+``missing_entry_module``, together with the manifest's other problems; and the
 manifest's ``content`` record (a digest over the path, SHA-256 and size of every
 other file) matches the files, else ``ContentMismatchError``.
 """
@@ -22,8 +24,8 @@ from market.manifest import (
     Manifest,
     ProblemList,
     content_record,
-    missing_file_problems,
     normalise_manifest,
+    reference_problems,
 )
 from market.sandbox import Allowlist
 
@@ -43,7 +45,8 @@ def normalise_with_files(
     trust_level: str | None = None,
     allowlist: Allowlist | None = None,
 ) -> Manifest:
-    """:func:`normalise_manifest`, plus ``missing_file`` problems against ``present``.
+    """:func:`normalise_manifest`, plus ``missing_file`` and ``missing_entry_module``
+    problems against ``present``.
 
     ``present`` are the bundle paths of the files shipped. Every problem comes in one
     ``ManifestError``: when the manifest is invalid anyway, references are looked up
@@ -58,14 +61,14 @@ def normalise_with_files(
         raise
     except ManifestError as exc:
         flagged = {p.path for p in exc.problems}
-        missing = [p for p in missing_file_problems(raw, have) if p.path not in flagged]
+        missing = [p for p in reference_problems(raw, have) if p.path not in flagged]
         if not missing:
             raise
         found = ProblemList()
         found.extend([*exc.problems, *missing])
         count = exc.problem_count + len(missing)
         raise ManifestError(found.first(), count=count) from exc
-    problems = missing_file_problems(manifest.data, have)
+    problems = reference_problems(manifest.data, have)
     if problems:
         raise ManifestError(problems)
     return manifest

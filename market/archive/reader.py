@@ -189,6 +189,10 @@ def _read_manifest(
     )
 
 
+# Problems that may mean files were removed from the bundle after packaging.
+MISSING_CODES = frozenset({"missing_file", "missing_entry_module"})
+
+
 def _load_manifest(
     zf: zipfile.ZipFile,
     files: list[Member],
@@ -207,7 +211,7 @@ def _load_manifest(
             allowlist=allowlist,
         )
     except ManifestError as exc:
-        if any(p.code == "missing_file" for p in exc.problems):
+        if any(p.code in MISSING_CODES for p in exc.problems):
             # Files gone since packaging: the content record tells the real story.
             records = [_record(zf, m) for m in files if m.name != source_name]
             check_content(data, records)

@@ -98,6 +98,54 @@ def missing_file_problems(data: dict, present: Iterable[str]) -> list[Problem]:
     ]
 
 
+def entry_module_files(entry: str) -> tuple[str, ...] | None:
+    """The bundle files one of which must hold the module a code ``entry`` names.
+
+    ``None`` for a plain ``.py`` path, which is a referenced file
+    (:func:`referenced_files`). ``pkg/mod.py:func`` needs ``pkg/mod.py``; a module
+    name, alone or before ``:`` (``pkg.mod``, ``pkg.mod:func``), needs
+    ``pkg/mod.py`` or the package ``pkg/mod/__init__.py``.
+    """
+    if entry.endswith(".py") and ":" not in entry:
+        return None
+    module = entry.split(":", 1)[0]
+    if module.endswith(".py"):
+        return (module,)
+    base = module if "/" in module else module.replace(".", "/")
+    return (f"{base}.py", f"{base}/__init__.py")
+
+
+def missing_entry_problems(data: dict, present: Iterable[str]) -> list[Problem]:
+    """``missing_entry_module`` problems: route and event entries naming a module
+    that no file in ``present`` holds, at the entry's path (``routes[0].entry``)."""
+    have = set(present)
+    problems: list[Problem] = []
+    for kind in ("routes", "events"):
+        for i, item in enumerate(_dicts(data.get(kind))):
+            entry = item.get("entry")
+            files = entry_module_files(entry) if isinstance(entry, str) else None
+            if files is None or any(f in have for f in files):
+                continue
+            if len(files) == 1:
+                where = f"{files[0]!r} is not in the bundle"
+            else:
+                where = f"neither {files[0]!r} nor {files[1]!r} is in the bundle"
+            problems.append(
+                Problem(
+                    f"{kind}[{i}].entry",
+                    "missing_entry_module",
+                    f"{entry!r} names a module the bundle does not pack: {where}",
+                )
+            )
+    return problems
+
+
+def reference_problems(data: dict, present: Iterable[str]) -> list[Problem]:
+    """Every file and entry module the manifest names that ``present`` lacks."""
+    have = set(present)
+    return [*missing_file_problems(data, have), *missing_entry_problems(data, have)]
+
+
 def slots_glossary() -> list[dict[str, str]]:
     """The UI panel slots, in the Studio's layout order."""
     return [

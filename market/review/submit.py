@@ -11,6 +11,7 @@ from typing import Any
 
 from django.core.files import File
 from django.db import transaction
+from django.db.models import Q
 
 from market import archive, sandbox
 from market.errors import ReviewError
@@ -25,6 +26,7 @@ from market.services import (
     server_allowlist,
     source_from_upload,
 )
+from market.services.ownership import extension_claim
 
 
 def _diff_list(old: list[str], new: list[str]) -> dict[str, list[str]]:
@@ -79,28 +81,54 @@ def _index(values: list[str]) -> str:
     return " " + " ".join(values) + " " if values else ""
 
 
+def _refuse_taken_version(ext_id: str, version: str) -> None:
+    """``version_exists`` when a version of equal SemVer precedence was submitted:
+    build metadata (``2.0.0+hotfix`` beside ``2.0.0``) does not make a new version.
+    Whatever became of it, a submitted id+version stays reserved."""
+    core = version.split("+", 1)[0]
+    taken = (
+        CatalogEntry.objects.filter(extension_id=ext_id)
+        .filter(Q(version=core) | Q(version__startswith=core + "+"))
+        .values_list("version", flat=True)
+        .first()
+    )
+    if taken is None:
+        return
+    details = {"id": ext_id, "version": version}
+    if taken == version:
+        message = f"{ext_id} {version} was already submitted; bump the version"
+    else:
+        message = (
+            f"{ext_id} {version} is the same version as {taken}, already submitted "
+            "(build metadata does not count); bump the version"
+        )
+        details["submitted"] = taken
+    raise ReviewError(message, code="version_exists", details=details)
+
+
 def catalog_entry_submit(
     *, bundle_path: Path, actor: Any = None, original_name: str | None = None
 ) -> CatalogEntry:
-    """Check a bundle and store it as a ``pending`` catalogue entry."""
+    """Check a bundle and store it as a ``pending`` catalogue entry.
+
+    Under the id's lock (:func:`~market.services.ownership.extension_claim`), so
+    only its owner or a maintainer submits it (``not_owner``), and of two
+    submissions of one version exactly one is stored (``version_exists``). A bundle
+    file saved for a submission that then fails is deleted: nothing is left behind.
+    """
     ext_id = ""
+    stored = ""
     try:
         info = archive.inspect_bundle(
             bundle_path, limits=archive_limits(), allowlist=server_allowlist()
         )
         manifest = info.manifest
         ext_id = manifest.id
-        if CatalogEntry.objects.filter(
-            extension_id=ext_id, version=manifest.version
-        ).exists():
-            raise ReviewError(
-                f"{ext_id} {manifest.version} was already submitted; bump the version",
-                code="version_exists",
-                details={"id": ext_id, "version": manifest.version},
-            )
-        previous = latest_approved(ext_id)
         caps = capabilities(manifest.data)
         with transaction.atomic():
+            claim = extension_claim(ext_id=ext_id, actor=actor)
+            _refuse_taken_version(ext_id, manifest.version)
+            previous = latest_approved(ext_id)
             entry = CatalogEntry(
                 extension_id=ext_id,
                 version=manifest.version,
@@ -124,6 +152,7 @@ def catalog_entry_submit(
             name = f"{ext_id}/{stem}.cvnext"
             with open(bundle_path, "rb") as fh:
                 entry.package.save(name, File(fh), save=False)
+            stored = entry.package.name or ""
             entry.save()
             record_event(
                 LifecycleAction.SUBMIT,
@@ -131,9 +160,16 @@ def catalog_entry_submit(
                 version=manifest.version,
                 sha256=info.sha256,
                 actor=actor,
-                detail={"original_name": original_name or Path(bundle_path).name},
+                detail={
+                    "original_name": original_name or Path(bundle_path).name,
+                    "owner": claim.owner.get_username() if claim.owner else None,
+                },
             )
     except Exception as exc:
+        if stored:
+            # Saved under a name of its own (the storage never overwrites), so it
+            # is this submission's file and no other's.
+            entry.package.storage.delete(stored)
         record_error(LifecycleAction.SUBMIT, ext_id, exc, actor=actor)
         raise
     return entry

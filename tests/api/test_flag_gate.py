@@ -36,11 +36,15 @@ READ_ROUTES = [
     ("get", "/api/market/events/1"),
     ("get", "/api/market/submissions"),
     ("get", "/api/market/submissions/1"),
+    ("get", "/api/market/maintainers/hello.world"),
 ]
 WRITE_ROUTES = [
     ("post", "/api/market/install"),
     ("post", "/api/market/uninstall"),
     ("post", "/api/market/submissions"),
+    ("post", "/api/market/maintainers"),
+    ("delete", "/api/market/maintainers/hello.world/someone"),
+    ("post", "/api/market/transfers"),
 ]
 ALL_ROUTES = READ_ROUTES + WRITE_ROUTES
 
