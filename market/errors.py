@@ -280,3 +280,16 @@ class ConfigError(MarketError):
 
 class ReviewError(MarketError):
     code = "review_refused"
+
+
+class SigningKeyMissingError(ReviewError):
+    """Approving as verified needs the catalogue key, which is never made implicitly."""
+
+    code = "signing_key_missing"
+
+
+class SigningKeyExistsError(MarketError):
+    """``market_keys create`` never replaces a key (``rotate`` does, keeping the old
+    public key)."""
+
+    code = "signing_key_exists"

@@ -18,6 +18,9 @@ from market.models import CatalogEntry, InstalledExtension, LifecycleError
 from market.services import common
 from tests.fsync_log import FsLog
 
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
 
 @pytest.fixture
 def fslog(monkeypatch) -> FsLog:

@@ -44,6 +44,8 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.DowngradeRefusedError: 409,
     e.InstallInProgressError: 409,
     e.ReviewError: 409,
+    e.SigningKeyMissingError: 409,
+    e.SigningKeyExistsError: 409,
     # The server's own configuration is broken: never the client's fault.
     e.ConfigError: 500,
 }
@@ -51,6 +53,8 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
 STATUS_BY_CODE_ONLY: dict[str, int] = {
     # Raised with an explicit code, or by modules that add their class later.
     "version_exists": 409,
+    "reason_required": 400,
+    "review_in_progress": 409,
     "not_owner": 403,
     "incompatible": 409,
     "missing_dependency": 409,
