@@ -136,7 +136,8 @@ def _approval_changes(
     """What an approval changes besides the state; signed files go to ``stored``."""
     if spec.trust == Trust.VERIFIED:
         key = signing.require_signing_key()
-        changes = store_signed(entry, key)  # checks the bytes it signs
+        check_stored_bundle(entry)
+        changes = store_signed(entry, key)  # checks again the very bytes it signs
         stored.append(changes["package"])
         return changes
     _check_unverified_approval(entry)
