@@ -393,10 +393,13 @@ def test_doctor_removes_temp_files_of_interrupted_durable_writes(
 
     config = Path(settings.COMFYVN_CONFIG)
     key = Path(settings.MARKET_SIGNING_KEY_FILE)
-    for folder in (config.parent, key.parent):
+    retired = key.with_name(key.name + ".retired") / "cvn-0123456789abcdef.pem"
+    for folder in (config.parent, key.parent, retired.parent):
         folder.mkdir(parents=True, exist_ok=True)
     config.write_text("{}")
-    stale = sorted([durable.temp_name(config), durable.temp_name(key)])
+    stale = sorted(
+        [durable.temp_name(config), durable.temp_name(key), durable.temp_name(retired)]
+    )
     for path in stale:
         path.write_bytes(b"half written")
         os.utime(path, (0, 0))  # long ago
