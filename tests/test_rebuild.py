@@ -31,8 +31,12 @@ def rebuild() -> str:
 
 
 def derived() -> dict[int, tuple]:
+    """Every entry's derived columns (the listing parsed: on PostgreSQL its key order
+    follows jsonb's)."""
     return {
-        row["pk"]: tuple(row[f] for f in DERIVED)
+        row["pk"]: tuple(
+            json.loads(row[f]) if f == "listing" and row[f] else row[f] for f in DERIVED
+        )
         for row in CatalogEntry.objects.values("pk", *DERIVED)
     }
 

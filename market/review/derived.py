@@ -10,6 +10,7 @@ review transition, ``manage.py market_rebuild``), so a format change is a rebuil
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,10 +58,23 @@ def rebuild_derived(entry: CatalogEntry) -> list[str]:
             setattr(entry, name, value)
             changed.append(name)
     listing = catalog_listing(entry) if entry.status in LISTABLE else ""
-    if entry.listing != listing:
+    if not _same_json(entry.listing, listing):
         entry.listing = listing
         changed.append("listing")
     return changed
+
+
+def _same_json(stored: str, fresh: str) -> bool:
+    """Whether two listings say the same thing. Key order is not compared: it follows
+    the order the manifest was read in, and PostgreSQL's jsonb reorders keys."""
+    if stored == fresh:
+        return True
+    if not stored or not fresh:
+        return False
+    try:
+        return bool(json.loads(stored) == json.loads(fresh))
+    except ValueError:
+        return False  # a damaged listing is rebuilt
 
 
 def newest_listable(entries: list[CatalogEntry]) -> CatalogEntry | None:
