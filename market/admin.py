@@ -30,11 +30,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class RejectForm(forms.Form):
+class ReasonForm(forms.Form):
     reason = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text="Required. Shown to the submitter.",
     )
+
+
+# Decisions that ask for a reason on an intermediate page: title, button, question.
+REASON_PAGES = {
+    "reject": (
+        "Reject submissions",
+        "Reject",
+        "Reject these submissions? The modder sees the reason.",
+    ),
+    "delist": (
+        "Delist entries",
+        "Delist",
+        "Delist these entries? They leave the catalogue and can no longer be "
+        "installed by id; installed copies stay.",
+    ),
+    "yank": (
+        "Yank versions",
+        "Yank",
+        "Yank these versions? Each stays reserved but is no longer offered as the "
+        "newest version of its extension.",
+    ),
+}
 
 
 def _pretty(value) -> str:
@@ -77,10 +99,27 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         "validation_report",
         "manifest_json",
     )
-    exclude = ("manifest", "report", "card", "permission_index", "hook_index")
-    actions = ("approve_verified", "approve_unverified", "reject", "delist")
+    # Derived from the manifest (market.review.derived) and shown through it.
+    exclude = (
+        "manifest",
+        "report",
+        "card",
+        "permission_index",
+        "hook_index",
+        "listing",
+    )
+    actions = ("approve_verified", "approve_unverified", "reject", "delist", "yank")
 
+    # Submitted data and review state change through review.transition() only, and
+    # a submitted id+version stays reserved whatever became of it: nothing is added,
+    # edited or deleted here.
     def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
     @admin.display(description="What it asks for")
@@ -110,11 +149,13 @@ class CatalogEntryAdmin(admin.ModelAdmin):
     def manifest_json(self, obj: CatalogEntry) -> str:
         return _pretty(obj.manifest)
 
-    def _run(self, request, queryset, label: str, call) -> None:
+    def _run(self, request, queryset, label: str, action: str, reason=None) -> None:
         done = 0
         for entry in queryset:
             try:
-                call(entry)
+                review.transition(
+                    entry=entry, action=action, actor=request.user, reason=reason
+                )
             except MarketError as exc:
                 self.message_user(
                     request, f"{entry}: {exc.message} [{exc.code}]", messages.ERROR
@@ -126,61 +167,45 @@ class CatalogEntryAdmin(admin.ModelAdmin):
                 request, f"{label}: {done} entr{'y' if done == 1 else 'ies'}"
             )
 
-    @admin.action(permissions=["review"], description="Approve as verified")
+    def _with_reason(self, request, queryset, action: str, label: str):
+        form = ReasonForm(request.POST if "apply" in request.POST else None)
+        if form.is_bound and form.is_valid():
+            self._run(request, queryset, label, action, form.cleaned_data["reason"])
+            return None
+        title, button, question = REASON_PAGES[action]
+        context = {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "button": button,
+            "question": question,
+            "action": action,
+            "queryset": queryset,
+            "form": form,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/market/decision_reason.html", context)
+
+    @admin.action(permissions=["review"], description="Approve as verified (sign)")
     def approve_verified(self, request, queryset) -> None:
-        self._run(
-            request,
-            queryset,
-            "Approved as verified",
-            lambda e: review.catalog_entry_approve(
-                entry=e, reviewer=request.user, trust_level="verified"
-            ),
-        )
+        self._run(request, queryset, "Approved as verified", "approve_verified")
 
     @admin.action(
         permissions=["review"], description="Approve as unverified (sandboxed)"
     )
     def approve_unverified(self, request, queryset) -> None:
-        self._run(
-            request,
-            queryset,
-            "Approved as unverified",
-            lambda e: review.catalog_entry_approve(
-                entry=e, reviewer=request.user, trust_level="unverified"
-            ),
-        )
+        self._run(request, queryset, "Approved as unverified", "approve_unverified")
 
     @admin.action(permissions=["review"], description="Reject (with a reason)")
     def reject(self, request, queryset):
-        form = RejectForm(request.POST if "apply" in request.POST else None)
-        if form.is_bound and form.is_valid():
-            reason = form.cleaned_data["reason"]
-            self._run(
-                request,
-                queryset,
-                "Rejected",
-                lambda e: review.catalog_entry_reject(
-                    entry=e, reviewer=request.user, reason=reason
-                ),
-            )
-            return None
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Reject submissions",
-            "queryset": queryset,
-            "form": form,
-            "opts": self.model._meta,
-        }
-        return TemplateResponse(request, "admin/market/reject.html", context)
+        return self._with_reason(request, queryset, "reject", "Rejected")
 
-    @admin.action(permissions=["review"], description="Delist")
-    def delist(self, request, queryset) -> None:
-        self._run(
-            request,
-            queryset,
-            "Delisted",
-            lambda e: review.catalog_entry_delist(entry=e, reviewer=request.user),
-        )
+    @admin.action(permissions=["review"], description="Delist (with a reason)")
+    def delist(self, request, queryset):
+        return self._with_reason(request, queryset, "delist", "Delisted")
+
+    @admin.action(permissions=["review"], description="Yank version (with a reason)")
+    def yank(self, request, queryset):
+        return self._with_reason(request, queryset, "yank", "Yanked")
 
     def has_review_permission(self, request) -> bool:
         return request.user.has_perm("market.review_catalogentry")
@@ -204,6 +229,9 @@ class LifecycleErrorAdmin(ReadOnlyAdmin):
 
 @admin.register(LifecycleEvent)
 class LifecycleEventAdmin(ReadOnlyAdmin):
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the audit trail of every decision
+
     list_display = (
         "created_at",
         "action",

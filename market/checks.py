@@ -87,13 +87,15 @@ def _unreadable_signing_key(conf: MarketConf) -> list[CheckMessage]:
     from market import signing  # imports models' neighbours only when checking
 
     try:
-        signing.load_signing_key(create=False)
+        signing.load_signing_key()
+        signing.retired_keys()
     except ConfigError as exc:
         return [
             Error(
                 f"MARKET_SIGNING_KEY_FILE: {exc.message}",
                 hint="Point it at an Ed25519 private key in PEM (PKCS#8), "
-                "or at a path that does not exist yet to have one created.",
+                "or at a path that does not exist yet and run "
+                "`manage.py market_keys create`.",
                 id="market.E008",
             )
         ]

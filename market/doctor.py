@@ -9,7 +9,8 @@ What a killed process can leave behind, and what ``fix`` does about it:
   so the id is back to "not installed";
 - a folder without a sidecar: not ours; reported, never touched;
 - the temp file of a durable write killed midway (``.comfyvn.json.<hex>.tmp`` beside
-  the flags file, ``.catalog.pem.<hex>.tmp`` beside the catalogue key): removed.
+  the flags file, ``.catalog.pem.<hex>.tmp`` beside the catalogue key,
+  ``.cvn-<key id>.pem.<hex>.tmp`` among the retired keys): removed.
 
 Repairs are as durable as the services (:mod:`market.services.common`): a folder is
 renamed out of ``extensions/`` (flushed) before it is deleted, so a crash during a
@@ -211,12 +212,19 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
 def _stale_temps(now: float, min_age_seconds: float) -> list[Path]:
     """Temp files of durable writes (flags, catalogue key) that never finished."""
     found = []
-    for target in (flags.config_path(), market_conf().signing_key_file):
-        if not target.parent.is_dir():
+    key = market_conf().signing_key_file
+    retired = key.with_name(key.name + ".retired")
+    for folder, of in (
+        (flags.config_path().parent, flags.config_path().name),
+        (key.parent, key.name),
+        (retired, None),  # rotation files ``<key id>.pem`` there
+    ):
+        if not folder.is_dir():
             continue
-        for path in sorted(target.parent.iterdir()):
+        for path in sorted(folder.iterdir()):
             if (
-                is_temp_name(path.name, of=target.name)
+                is_temp_name(path.name, of=of)
+                and (of is not None or path.name.startswith(".cvn-"))
                 and path.is_file()
                 and not path.is_symlink()
                 and now - path.stat().st_mtime >= min_age_seconds

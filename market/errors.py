@@ -308,3 +308,16 @@ class PermissionDeniedError(MarketError):
     """The user is known but may not do this (a role the action needs)."""
 
     code = "permission_denied"
+
+
+class SigningKeyMissingError(ReviewError):
+    """Approving as verified needs the catalogue key, which is never made implicitly."""
+
+    code = "signing_key_missing"
+
+
+class SigningKeyExistsError(MarketError):
+    """``market_keys create`` never replaces a key (``rotate`` does, keeping the old
+    public key)."""
+
+    code = "signing_key_exists"

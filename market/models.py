@@ -16,6 +16,9 @@ class CatalogEntry(models.Model):
         APPROVED = "approved", "Approved"
         REJECTED = "rejected", "Rejected"
         DELISTED = "delisted", "Delisted"
+        # Withdrawn as a version, not as an extension: still reserved, never the
+        # newest (see market.review.transitions).
+        YANKED = "yanked", "Yanked"
 
     class Trust(models.TextChoices):
         UNVERIFIED = "unverified", "Unverified"
@@ -216,6 +219,7 @@ class LifecycleAction(models.TextChoices):
     APPROVE = "approve", "Approve"
     REJECT = "reject", "Reject"
     DELIST = "delist", "Delist"
+    YANK = "yank", "Yank"
     REPAIR = "repair", "Repair"
     TRANSFER = "transfer", "Transfer ownership"
     MAINTAINER_ADD = "maintainer_add", "Add a maintainer"

@@ -101,6 +101,15 @@ def flags_on(settings) -> None:
 
 
 @pytest.fixture
+def catalog_key(market_root: Path) -> str:
+    """The catalogue's signing key, created on purpose (as `market_keys create`
+    does): approving as verified without one is refused. Its key id."""
+    from market import signing
+
+    return signing.create_signing_key()
+
+
+@pytest.fixture
 def sample_src(tmp_path: Path):
     """Copy a sample extension source tree so a test may change it."""
 

@@ -219,3 +219,140 @@ def test_flags_page_does_not_revert_a_concurrent_edit(admin_client_logged, setti
         "enable_marketplace": True,
         "enable_extension_market_uploads": True,
     }
+
+
+# Integrity: entries change through review.transition() only.
+
+
+def _approved_entry(build_bundle):
+    entry = review.catalog_entry_submit(bundle_path=build_bundle("hello_minimal").path)
+    return review.catalog_entry_approve(entry=entry, trust_level="unverified")
+
+
+def _inputs(html: str) -> list[str]:
+    """The controls of the entry's form, bar its CSRF token."""
+    import re
+
+    form = html.split('id="catalogentry_form"', 1)[1].split("</form>", 1)[0]
+    controls = re.findall(r"<(?:input|textarea|select|button)\b[^>]*>", form)
+    return [c for c in controls if "csrfmiddlewaretoken" not in c]
+
+
+def test_the_entry_page_has_no_inputs(admin_client_logged, build_bundle):
+    entry = _approved_entry(build_bundle)
+    page = admin_client_logged.get(
+        reverse("admin:market_catalogentry_change", args=[entry.pk])
+    )
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert _inputs(html) == []
+    assert entry.listing not in html  # derived text is not shown as a field
+
+
+def test_a_crafted_change_post_changes_nothing(admin_client_logged, build_bundle):
+    entry = _approved_entry(build_bundle)
+    before = CatalogEntry.objects.filter(pk=entry.pk).values().get()
+    crafted = {
+        field.name: "tampered"
+        for field in CatalogEntry._meta.concrete_fields
+        if field.name not in ("id", "submitted_by", "reviewed_by")
+    }
+    crafted.update(
+        status="delisted",
+        trust_level="verified",
+        is_latest="",
+        package_size="1",
+        listing='{"id":"evil"}',
+        manifest='{"id":"evil"}',
+        card="{}",
+        _save="Save",
+    )
+    response = admin_client_logged.post(
+        reverse("admin:market_catalogentry_change", args=[entry.pk]), crafted
+    )
+    assert response.status_code == 403
+    assert CatalogEntry.objects.filter(pk=entry.pk).values().get() == before
+
+
+def test_entries_cannot_be_deleted_one_by_one_or_in_bulk(
+    admin_client_logged, build_bundle
+):
+    from market.models import LifecycleEvent
+
+    entry = _approved_entry(build_bundle)
+    events = LifecycleEvent.objects.count()
+    url = reverse("admin:market_catalogentry_delete", args=[entry.pk])
+    assert admin_client_logged.get(url).status_code == 403
+    assert admin_client_logged.post(url, {"post": "yes"}).status_code == 403
+    changelist = reverse("admin:market_catalogentry_changelist")
+    page = admin_client_logged.get(changelist).content.decode()
+    assert "delete_selected" not in page
+    bulk = admin_client_logged.post(
+        changelist,
+        {"action": "delete_selected", "_selected_action": [entry.pk], "post": "yes"},
+        follow=True,
+    )
+    assert bulk.status_code == 200
+    assert CatalogEntry.objects.filter(pk=entry.pk).exists()
+    assert LifecycleEvent.objects.count() == events
+    event = LifecycleEvent.objects.latest("id")
+    assert (
+        admin_client_logged.get(
+            reverse("admin:market_lifecycleevent_delete", args=[event.pk])
+        ).status_code
+        == 403
+    )
+
+
+@pytest.mark.parametrize(
+    ("action", "button", "status"),
+    [("delist", "Delist", "delisted"), ("yank", "Yank", "yanked")],
+)
+def test_delist_and_yank_ask_for_a_reason(
+    admin_client_logged, build_bundle, action, button, status
+):
+    entry = _approved_entry(build_bundle)
+    url = reverse("admin:market_catalogentry_changelist")
+    form = admin_client_logged.post(
+        url, {"action": action, "_selected_action": [entry.pk]}
+    )
+    assert form.status_code == 200
+    assert f'value="{button}"' in form.content.decode()
+    entry.refresh_from_db()
+    assert entry.status == "approved"
+    done = admin_client_logged.post(
+        url,
+        {
+            "action": action,
+            "_selected_action": [entry.pk],
+            "apply": "1",
+            "reason": "Crashes the Studio on load.",
+        },
+        follow=True,
+    )
+    assert done.status_code == 200
+    entry.refresh_from_db()
+    assert entry.status == status
+    assert entry.review_reason == "Crashes the Studio on load."
+
+
+def test_approving_as_verified_without_a_key_says_how_to_make_one(
+    admin_client_logged, build_bundle, settings
+):
+    from pathlib import Path
+
+    from market.models import LifecycleError
+
+    entry = review.catalog_entry_submit(bundle_path=build_bundle("sample_toolkit").path)
+    response = admin_client_logged.post(
+        reverse("admin:market_catalogentry_changelist"),
+        {"action": "approve_verified", "_selected_action": [entry.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "[signing_key_missing]" in html
+    assert "manage.py market_keys create" in html
+    assert not Path(settings.MARKET_SIGNING_KEY_FILE).exists()
+    assert LifecycleError.objects.get().code == "signing_key_missing"
+    entry.refresh_from_db()
+    assert entry.status == "pending"

@@ -104,7 +104,67 @@ def test_demo_writes_the_examples_environment(tmp_path, settings):
     assert owners["INSTALLER_TOKEN"].has_perm("market.install_extension")
     assert not owners["VIEWER_TOKEN"].get_all_permissions()
     assert values["COMFYVN_MARKET_TOKEN"] == values["MODDER_TOKEN"]
-    # Run again: the same accounts and tokens, nothing duplicated.
-    before = env_file.read_text().split("TOKEN=", 2)[2]
+    # Run again: the same accounts and tokens, nothing duplicated (the reviewer,
+    # like the admin, gets a fresh password printed).
+
+    def tokens() -> str:
+        text = env_file.read_text().split("TOKEN=", 2)[2]
+        return "\n".join(
+            line for line in text.splitlines() if "REVIEWER_PASSWORD" not in line
+        )
+
+    before = tokens()
     run("market_demo", "--env-file", str(env_file), "--server-url", "http://h:1/")
-    assert env_file.read_text().split("TOKEN=", 2)[2] == before
+    assert tokens() == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_makes_the_key_and_a_reviewer_who_can_review_the_admins_work(
+    tmp_path, client, build_bundle
+):
+    from django.urls import reverse
+
+    from market import review, signing
+
+    env_file = tmp_path / "demo.env"
+    out = run("market_demo", "--env-file", str(env_file))
+    key = signing.load_signing_key()
+    assert key is not None
+    assert f"[ok] created catalogue key {signing.key_id_for(key.public_key())}" in out
+    assert "[ok] catalogue key" in run("market_demo")  # kept, never replaced
+    assert signing.key_id_for(signing.load_signing_key().public_key()) == (
+        signing.key_id_for(key.public_key())
+    )
+    values = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if line.startswith("export ")
+    )
+    username, password = values["REVIEWER_USER"], values["REVIEWER_PASSWORD"]
+    assert username == "reviewer"
+    # Printed as well as written (the second run printed a new one).
+    assert f"reviewer login: {username} / " in out
+    run("market_demo", "--env-file", str(env_file))
+    password = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if line.startswith("export ")
+    )["REVIEWER_PASSWORD"]
+    assert client.login(username=username, password=password)
+    from django.contrib.auth import get_user_model
+
+    admin = get_user_model().objects.get(username="admin")
+    entry = review.catalog_entry_submit(
+        bundle_path=build_bundle("hello_minimal", edit=bump).path, actor=admin
+    )
+    client.post(
+        reverse("admin:market_catalogentry_changelist"),
+        {"action": "approve_unverified", "_selected_action": [entry.pk]},
+    )
+    entry.refresh_from_db()
+    assert entry.status == CatalogEntry.Status.APPROVED
+    assert entry.reviewed_by.username == "reviewer"
+
+
+def bump(data: dict) -> None:
+    data["version"] = "0.2.0"

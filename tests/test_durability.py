@@ -18,6 +18,9 @@ from market.models import CatalogEntry, InstalledExtension, LifecycleError
 from market.services import common
 from tests.fsync_log import FsLog
 
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
 
 @pytest.fixture
 def fslog(monkeypatch) -> FsLog:
@@ -390,10 +393,13 @@ def test_doctor_removes_temp_files_of_interrupted_durable_writes(
 
     config = Path(settings.COMFYVN_CONFIG)
     key = Path(settings.MARKET_SIGNING_KEY_FILE)
-    for folder in (config.parent, key.parent):
+    retired = key.with_name(key.name + ".retired") / "cvn-0123456789abcdef.pem"
+    for folder in (config.parent, key.parent, retired.parent):
         folder.mkdir(parents=True, exist_ok=True)
     config.write_text("{}")
-    stale = sorted([durable.temp_name(config), durable.temp_name(key)])
+    stale = sorted(
+        [durable.temp_name(config), durable.temp_name(key), durable.temp_name(retired)]
+    )
     for path in stale:
         path.write_bytes(b"half written")
         os.utime(path, (0, 0))  # long ago
@@ -412,3 +418,50 @@ def test_doctor_removes_temp_files_of_interrupted_durable_writes(
     assert all(f["repaired"] for f in report.findings)
     assert not any(p.exists() for p in stale)
     assert fresh.exists() and foreign.exists() and config.exists()
+
+
+def _link_into(log: FsLog, dst: Path) -> tuple[int, str]:
+    """Position and source of the hard link that created ``dst``."""
+    for i, event in enumerate(log.events):
+        if event[0] == "link" and event[2] == log.p(dst):
+            return i, event[1]
+    raise AssertionError(f"nothing linked to {dst}")
+
+
+def test_key_creation_flushes_the_key_before_it_appears_and_its_folder_after(
+    settings, market_root, fslog
+):
+    from market import signing
+
+    # A key folder that does not exist yet (the module's fixture made the default).
+    path = settings.MARKET_SIGNING_KEY_FILE = market_root / "new-keys" / "catalog.pem"
+    fslog.events.clear()
+    signing.create_signing_key()
+    # written to a private temp file (mode 0600 from the start), flushed, then linked
+    # into place exclusively (never replacing a key), then the folder flushed
+    at, tmp = _link_into(fslog, path)
+    # the new key folder was flushed into its parent before the key appeared
+    assert fslog.index("fsync", path.parent.parent) < at
+    assert first_fsync(fslog, tmp) < at < fslog.first_fsync_after(path.parent, at)
+    assert not any(e[0] == "replace" and e[2] == fslog.p(path) for e in fslog.events)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in path.parent.iterdir()) == ["catalog.pem"]
+
+
+def test_rotation_files_the_old_public_key_durably_before_replacing_the_key(
+    settings, catalog_key, fslog
+):
+    from market import signing
+
+    path = Path(settings.MARKET_SIGNING_KEY_FILE)
+    fslog.events.clear()
+    old_id, _ = signing.rotate_signing_key()
+    retired = signing.retired_dir() / f"{old_id}.pem"
+    filed_at, filed_tmp = _link_into(fslog, retired)
+    assert first_fsync(fslog, filed_tmp) < filed_at
+    filed_flushed = fslog.first_fsync_after(retired.parent, filed_at)
+    replaced_at, tmp = replace_into(fslog, path)
+    assert filed_flushed < replaced_at
+    assert first_fsync(fslog, tmp) < replaced_at
+    assert fslog.first_fsync_after(path.parent, replaced_at) > replaced_at
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600

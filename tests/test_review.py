@@ -17,6 +17,9 @@ from market.models import CatalogEntry, LifecycleError, LifecycleEvent
 from market.services import InstallSource, extension_install
 from tests.bundles import good_entries, write_zip
 
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
 
 def entries_of(path):
     with zipfile.ZipFile(path) as zf:
@@ -149,7 +152,8 @@ def test_newest_approved_version_is_the_default(db, build_bundle):
     assert latest.version == "1.10.0"
 
 
-def test_catalogue_bundles_are_stored_under_one_folder_per_id(db, build_bundle):
+@pytest.mark.django_db(transaction=True)  # the submitted file goes after the commit
+def test_catalogue_bundles_are_stored_under_one_folder_per_id(build_bundle):
     entry = review.catalog_entry_submit(bundle_path=build_bundle("sample_toolkit").path)
     assert entry.package.name.startswith("bundles/sample.toolkit/")
     approved = review.catalog_entry_approve(entry=entry, trust_level="verified")

@@ -49,6 +49,8 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.NotMaintainerError: 404,
     e.UnknownUserError: 404,
     e.PermissionDeniedError: 403,
+    e.SigningKeyMissingError: 409,
+    e.SigningKeyExistsError: 409,
     # The server's own configuration is broken: never the client's fault.
     e.ConfigError: 500,
 }
@@ -56,6 +58,8 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
 STATUS_BY_CODE_ONLY: dict[str, int] = {
     # Raised with an explicit code, or by modules that add their class later.
     "version_exists": 409,
+    "reason_required": 400,
+    "review_in_progress": 409,
     "incompatible": 409,
     "missing_dependency": 409,
     "dependency_in_use": 409,

@@ -12,18 +12,21 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from django.core.files import File
 from django.utils import timezone
 
 from market import archive, packaging, signing
 from market.clock import iso
 from market.errors import ReviewError
-from market.lifecycle import record_error
 from market.manifest import manifest_json_bytes
-from market.models import CatalogEntry, LifecycleAction
-from market.review.state import check_reviewer, decide
-from market.selectors import catalog_card
-from market.services import archive_limits, local_package, server_allowlist
+from market.models import CatalogEntry
+from market.services import (
+    archive_limits,
+    local_package,
+    server_allowlist,
+    stored_bundle_mismatch,
+)
 
 
 def _write_manifest(tree: Path, data: dict[str, Any]) -> None:
@@ -32,21 +35,25 @@ def _write_manifest(tree: Path, data: dict[str, Any]) -> None:
     (tree / "manifest.json").write_bytes(manifest_json_bytes(data))
 
 
-def sign_and_repack(entry: CatalogEntry, out_dir: Path) -> packaging.PackageResult:
-    """The entry's bundle, re-packed with an Ed25519 catalogue signature.
+def sign_and_repack(
+    entry: CatalogEntry, out_dir: Path, key: Ed25519PrivateKey
+) -> packaging.PackageResult:
+    """The entry's bundle, re-packed with an Ed25519 catalogue signature by ``key``.
 
-    The signature covers ``manifest_sha256`` of the manifest as it will be shipped
-    (trust level, signer and time included; the signature itself excluded), and that
-    digest covers every other file through the content record. Re-packing is
-    deterministic, and must keep exactly the files the reviewer saw.
+    Only the bytes the reviewer saw are signed: the stored bundle is extracted, and
+    refused (``content_mismatch``) unless the bytes extracted hash to the entry's
+    ``package_sha256``. The signature covers ``manifest_sha256`` of the manifest as
+    it will be shipped (trust level, signer and time included; the signature itself
+    excluded), and that digest covers every other file through the content record.
+    Re-packing is deterministic, and must keep exactly the files the reviewer saw.
     """
-    key = signing.load_signing_key(create=True)
-    assert key is not None
     key_id = signing.key_id_for(key.public_key())
     with tempfile.TemporaryDirectory(prefix="cvnext-sign-") as tmp:
         tree = Path(tmp) / "tree"
         with local_package(entry) as bundle:
             info = archive.extract_bundle(bundle, tree, limits=archive_limits())
+        if info.sha256 != entry.package_sha256:
+            raise stored_bundle_mismatch(entry, info.sha256)
         data = {k: v for k, v in info.manifest.data.items() if k != "content"}
         trust = {
             k: v
@@ -68,7 +75,7 @@ def sign_and_repack(entry: CatalogEntry, out_dir: Path) -> packaging.PackageResu
             include_hidden=True,
             allowlist=allowlist,
         )
-        _, signature = signing.sign_digest(unsigned.manifest_sha256)
+        _, signature = signing.sign_digest(unsigned.manifest_sha256, key)
         data["trust"] = {**trust, "signature": signature}
         _write_manifest(tree, data)
         signed = packaging.build_package(
@@ -88,43 +95,25 @@ def sign_and_repack(entry: CatalogEntry, out_dir: Path) -> packaging.PackageResu
     return signed
 
 
-def approve_verified(entry: CatalogEntry, reviewer: Any) -> CatalogEntry:
-    try:
-        check_reviewer(entry, reviewer)
-        if entry.status != CatalogEntry.Status.PENDING:
-            raise ReviewError(f"cannot approve an entry that is {entry.status}")
-        with tempfile.TemporaryDirectory(prefix="cvnext-signed-") as tmp:
-            signed = sign_and_repack(entry, Path(tmp))
-            stem = f"{signed.path.stem}-{signed.sha256[:12]}"
-            with signed.path.open("rb") as fh:
-                stored = entry.package.storage.save(
-                    f"bundles/{entry.extension_id}/{stem}.cvnext", File(fh)
-                )
-    except Exception as exc:
-        record_error(LifecycleAction.APPROVE, entry.extension_id, exc, actor=reviewer)
-        raise
-    data = signed.manifest.data
-    original = entry.package.name or ""
-    report = {**entry.report, "submitted_sha256": entry.package_sha256}
-    try:
-        approved = decide(
-            entry,
-            reviewer,
-            LifecycleAction.APPROVE,
-            CatalogEntry.Status.APPROVED,
-            (CatalogEntry.Status.PENDING,),
-            trust_level=CatalogEntry.Trust.VERIFIED,
-            review_reason="",
-            package=stored,
-            package_sha256=signed.sha256,
-            package_size=signed.bytes,
-            manifest=data,
-            manifest_sha256=signed.manifest_sha256,
-            card=catalog_card(data),
-            report=report,
-        )
-    except Exception:
-        entry.package.storage.delete(stored)
-        raise
-    entry.package.storage.delete(original)
-    return approved
+def store_signed(entry: CatalogEntry, key: Ed25519PrivateKey) -> dict[str, Any]:
+    """Sign and re-pack the entry's bundle, store it; the entry's new column values.
+
+    The caller owns the stored file (``package``): it deletes it if the decision
+    does not commit, and the submitted bundle once it does.
+    """
+    with tempfile.TemporaryDirectory(prefix="cvnext-signed-") as tmp:
+        signed = sign_and_repack(entry, Path(tmp), key)
+        stem = f"{signed.path.stem}-{signed.sha256[:12]}"
+        with signed.path.open("rb") as fh:
+            stored = entry.package.storage.save(
+                f"bundles/{entry.extension_id}/{stem}.cvnext", File(fh)
+            )
+    return {
+        "trust_level": CatalogEntry.Trust.VERIFIED,
+        "package": stored,
+        "package_sha256": signed.sha256,
+        "package_size": signed.bytes,
+        "manifest": signed.manifest.data,
+        "manifest_sha256": signed.manifest_sha256,
+        "report": {**entry.report, "submitted_sha256": entry.package_sha256},
+    }

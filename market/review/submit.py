@@ -18,8 +18,7 @@ from market.errors import ReviewError
 from market.lifecycle import record_error, record_event
 from market.manifest import Manifest, capabilities
 from market.models import CatalogEntry, LifecycleAction
-from market.review.state import latest_approved
-from market.selectors import catalog_card
+from market.review.derived import latest_approved, rebuild_derived
 from market.services import (
     archive_limits,
     bundle_warnings,
@@ -124,7 +123,6 @@ def catalog_entry_submit(
         )
         manifest = info.manifest
         ext_id = manifest.id
-        caps = capabilities(manifest.data)
         with transaction.atomic():
             claim = extension_claim(ext_id=ext_id, actor=actor)
             _refuse_taken_version(ext_id, manifest.version)
@@ -132,21 +130,16 @@ def catalog_entry_submit(
             entry = CatalogEntry(
                 extension_id=ext_id,
                 version=manifest.version,
-                name=manifest.name,
-                summary=manifest.data.get("summary", ""),
-                authors=manifest.data.get("authors", []),
                 manifest=manifest.data,
                 manifest_sha256=manifest.digest(),
                 package_sha256=info.sha256,
                 package_size=info.size,
                 trust_level=CatalogEntry.Trust.UNVERIFIED,
                 status=CatalogEntry.Status.PENDING,
-                permission_index=_index(caps.get("permissions", [])),
-                hook_index=_index(caps.get("hooks", [])),
                 report=_report(info, previous),
-                card=catalog_card(manifest.data),
                 submitted_by=actor if getattr(actor, "pk", None) else None,
             )
+            rebuild_derived(entry)
             stem = f"{ext_id}-{manifest.version}-{info.sha256[:12]}"
             # upload_to adds "bundles/": stored as bundles/<id>/<stem>.cvnext
             name = f"{ext_id}/{stem}.cvnext"

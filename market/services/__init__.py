@@ -8,6 +8,7 @@ from market.services.accounts import (
     ROLES,
     market_user_create,
     market_user_token,
+    role_group,
 )
 from market.services.common import (
     SIDECAR_NAME,
@@ -20,11 +21,13 @@ from market.services.common import (
 from market.services.install import extension_install, extension_install_from
 from market.services.sources import (
     InstallSource,
+    check_stored_bundle,
     local_package,
     materialise_catalog_package,
     source_from_catalog,
     source_from_path,
     source_from_upload,
+    stored_bundle_mismatch,
 )
 from market.services.trust import establish_trust, prove_trust
 from market.services.uninstall import extension_uninstall
@@ -35,6 +38,7 @@ __all__ = [
     "InstallSource",
     "archive_limits",
     "bundle_warnings",
+    "check_stored_bundle",
     "establish_trust",
     "extension_install",
     "extension_install_from",
@@ -45,9 +49,11 @@ __all__ = [
     "market_user_token",
     "materialise_catalog_package",
     "prove_trust",
+    "role_group",
     "server_allowlist",
     "source_from_catalog",
     "source_from_path",
     "source_from_upload",
     "staging_dir",
+    "stored_bundle_mismatch",
 ]

@@ -48,6 +48,7 @@ from market.services.sources import (
     source_from_catalog,
     source_from_path,
     source_from_upload,
+    stored_bundle_mismatch,
 )
 from market.services.trust import establish_trust
 
@@ -107,6 +108,10 @@ def extension_install(
                 durable=True,
             )
             ext_id = rec.ext_id = info.manifest.id
+            entry = source.catalog_entry
+            if entry is not None and info.sha256 != entry.package_sha256:
+                # What is installed from the catalogue is what was reviewed.
+                raise stored_bundle_mismatch(entry, info.sha256)
             lifecycle.fault_point("install.extracted")
             level, proof = establish_trust(info, requested=trust)
             # Whatever the bundle was built with, routes must pass this server's

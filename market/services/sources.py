@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -13,6 +14,7 @@ from typing import Any
 
 from market.conf import market_conf
 from market.errors import (
+    ContentMismatchError,
     InvalidRequestError,
     NotFoundError,
     PackageTooLargeError,
@@ -70,6 +72,12 @@ def source_from_catalog(ext_id: str, version: str | None = None) -> InstallSourc
         wanted = f"{ext_id} {version}" if version else ext_id
         raise NotFoundError(f"no approved catalogue entry for {wanted}")
     path, copied = materialise_catalog_package(entry)
+    try:
+        check_stored_bundle(entry, path)
+    except BaseException:
+        if copied:
+            path.unlink(missing_ok=True)
+        raise
     return InstallSource(
         InstalledExtension.Source.CATALOG,
         path,
@@ -104,6 +112,33 @@ def local_package(entry: CatalogEntry) -> Iterator[Path]:
     finally:
         if copied:
             path.unlink(missing_ok=True)
+
+
+def stored_bundle_mismatch(entry: CatalogEntry, sha256: str) -> ContentMismatchError:
+    """The refusal for a stored bundle whose bytes are not the ones submitted."""
+    return ContentMismatchError(
+        f"the stored bundle of {entry.extension_id} {entry.version} is not the one "
+        "that was submitted and reviewed (its sha256 differs); it was changed in "
+        "storage, and nothing was done with it",
+        details={
+            "id": entry.extension_id,
+            "version": entry.version,
+            "expected_sha256": entry.package_sha256,
+            "sha256": sha256,
+        },
+    )
+
+
+def check_stored_bundle(entry: CatalogEntry, path: Path | None = None) -> None:
+    """Refuse (``content_mismatch``) unless the stored bundle's bytes (or those of
+    its local copy at ``path``) hash to the entry's ``package_sha256``: the digest
+    the reviewer saw."""
+    digest = hashlib.sha256()
+    with open(path, "rb") if path is not None else entry.package.open("rb") as fh:
+        while chunk := fh.read(1024 * 1024):
+            digest.update(chunk)
+    if digest.hexdigest() != entry.package_sha256:
+        raise stored_bundle_mismatch(entry, digest.hexdigest())
 
 
 def source_from_upload(upload: Any) -> InstallSource:

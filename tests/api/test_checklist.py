@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from django.urls import reverse
 
 from market import review
 from market.lifecycle import server_log_path
+
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
 
 
 def _approve_verified(result):

@@ -19,6 +19,9 @@ SAMPLE_ROUTES = {
 }
 HELLO_ROUTES = {("/hello", "extension"): "/api/extensions/hello.minimal/hello"}
 
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
 
 def routes_in(payload: Any) -> list[dict[str, Any]]:
     """Every route object anywhere in a JSON payload."""

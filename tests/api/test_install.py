@@ -10,6 +10,9 @@ from django.urls import reverse
 from market import review
 from market.models import InstalledExtension, LifecycleError, LifecycleEvent
 
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
 
 def install(api, **payload):
     return api.post(reverse("market-api:install"), payload, format="json")
@@ -152,18 +155,18 @@ def test_approved_unverified_is_not_promoted(api, build_bundle):
     assert response.json()["installed"]["trust"] == "unverified"
 
 
-def _signed_bundle(build_bundle, key_file=None, settings=None):
-    """Build sample.toolkit signed by the key in MARKET_SIGNING_KEY_FILE."""
+def _signed_bundle(build_bundle, key=None):
+    """Build sample.toolkit signed by ``key`` (default: the catalogue key)."""
     from market import signing
 
-    key = signing.load_signing_key(create=True)
+    key = key or signing.require_signing_key()
     key_id = signing.key_id_for(key.public_key())
 
     def claim(data):
         data["trust"] = {"level": "verified", "signed_by": key_id}
 
     unsigned = build_bundle("sample_toolkit", edit=claim)
-    _, signature = signing.sign_digest(unsigned.manifest_sha256)
+    _, signature = signing.sign_digest(unsigned.manifest_sha256, key)
 
     def signed(data):
         data["trust"] = {
@@ -186,12 +189,10 @@ def test_ed25519_signature_from_trusted_key_proves_verified(api, build_bundle):
     assert response.json()["installed"]["manifest_sha256"] == result.manifest_sha256
 
 
-def test_ed25519_signature_from_unknown_key_is_refused(
-    api, build_bundle, settings, tmp_path
-):
-    settings.MARKET_SIGNING_KEY_FILE = tmp_path / "rogue.pem"
-    result = _signed_bundle(build_bundle)
-    settings.MARKET_SIGNING_KEY_FILE = tmp_path / "catalog.pem"
+def test_ed25519_signature_from_unknown_key_is_refused(api, build_bundle):
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    result = _signed_bundle(build_bundle, key=Ed25519PrivateKey.generate())
     response = install(api, package=str(result.path))
     assert response.status_code == 422
     assert response.json()["error"]["code"] == "trust_unproven"

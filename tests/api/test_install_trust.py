@@ -14,6 +14,9 @@ from django.urls import reverse
 from market import review
 from market.models import InstalledExtension, LifecycleError, LifecycleEvent
 
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
 
 def install(api, **payload):
     return api.post(reverse("market-api:install"), payload, format="json")

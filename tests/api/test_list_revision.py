@@ -17,6 +17,9 @@ from market.models import CatalogEntry, CatalogRevision
 
 LIST = "market-api:list"
 
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
 
 def number() -> int:
     return revision.current().number
@@ -52,7 +55,7 @@ def test_every_change_to_list_bumps_the_revision_once(api, build_bundle, make_us
     review.catalog_entry_reject(entry=pending, reviewer=None, reason="no")
     bumped()
     with pytest.raises(MarketError):  # refused: rejected entries can't be delisted
-        review.catalog_entry_delist(entry=pending, reviewer=None)
+        review.catalog_entry_delist(entry=pending, reviewer=None, reason="gone")
     bumped(0)
 
     installed = api.post(
@@ -73,6 +76,7 @@ def test_every_change_to_list_bumps_the_revision_once(api, build_bundle, make_us
     review.catalog_entry_delist(
         entry=CatalogEntry.objects.get(extension_id="hello.minimal", status="approved"),
         reviewer=None,
+        reason="abandoned",
     )
     bumped()
     assert revision.current().listed == 0

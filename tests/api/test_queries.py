@@ -229,7 +229,9 @@ def test_list_supports_etag(db, flags_on, client):
     from market import review
 
     review.catalog_entry_delist(
-        entry=CatalogEntry.objects.get(extension_id="ext.00001"), reviewer=None
+        entry=CatalogEntry.objects.get(extension_id="ext.00001"),
+        reviewer=None,
+        reason="abandoned",
     )
     changed = client.get(reverse("market-api:list"), HTTP_IF_NONE_MATCH=etag)
     assert changed.status_code == 200
@@ -254,7 +256,7 @@ def test_list_serves_the_listing_stored_at_approval(db, flags_on, client, build_
     assert "hello.minimal" in [c["id"] for c in body["catalog"]]
     [hello] = [c for c in body["catalog"] if c["id"] == "hello.minimal"]
     assert hello == json.loads(approved.listing)
-    review.catalog_entry_delist(entry=approved, reviewer=None)
+    review.catalog_entry_delist(entry=approved, reviewer=None, reason="abandoned")
     approved.refresh_from_db()
     assert approved.listing == ""
 

@@ -82,6 +82,38 @@ def test_same_version_twice_is_a_conflict(flags_on, token_client, modder, build_
     assert CatalogEntry.objects.count() == 1
 
 
+@pytest.mark.parametrize("decision", ["reject", "delist", "yank"])
+def test_a_decided_id_and_version_stays_reserved(
+    flags_on, token_client, modder, make_user, build_bundle, decision
+):
+    """Whatever became of a submission, its id+version is never free again: the
+    identical bundle resubmitted is refused, and the decision stays on record."""
+    reviewer = make_user("reviewer")
+    result = build_bundle("hello_minimal")
+    client = token_client(modder)
+    assert submit(client, result.path).status_code == 201
+    entry = CatalogEntry.objects.get()
+    if decision != "reject":
+        entry = review.transition(
+            entry=entry, action="approve_unverified", actor=reviewer
+        )
+    review.transition(entry=entry, action=decision, actor=reviewer, reason="no")
+    again = submit(client, result.path)
+    assert again.status_code == 409
+    assert again.json() == {
+        "ok": False,
+        "error": {
+            "code": "version_exists",
+            "message": "hello.minimal 0.1.0 was already submitted; bump the version",
+            "details": {"id": "hello.minimal", "version": "0.1.0"},
+        },
+    }
+    entry = CatalogEntry.objects.get()
+    assert entry.status != "pending"
+    assert entry.review_reason == "no"
+    assert LifecycleError.objects.filter(code="version_exists").count() == 1
+
+
 def test_hostile_submission_is_refused_and_recorded(
     flags_on, token_client, modder, tmp_path
 ):

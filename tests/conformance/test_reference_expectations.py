@@ -38,6 +38,9 @@ from tests.conftest import write_config
 
 # --- tests/test_market_api.py: install, list installed, uninstall, list again -----
 
+# Approving as verified needs the catalogue key, made on purpose.
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
 
 def test_ref_install_list_uninstall_list(studio, sample, market_root):
     status, body = studio.post("install", {"package": str(sample)})

@@ -5,11 +5,17 @@ Turns the marketplace flags on in the config file, packages the sample extension
 (``sample.toolkit`` as verified, the rest as unverified community bundles) and makes an
 ``admin`` superuser with a fresh password and API token, printed at the end.
 
+The catalogue key is created explicitly (as ``market_keys create`` would) when
+missing, since ``sample.toolkit`` is approved as verified. A second staff account,
+``reviewer``, holds the reviewer role and a fresh password (printed), so the review
+flow can be tried in the admin at once: nobody may decide their own submission.
+
 ``--env-file FILE`` also writes what the examples in the README and ``docs/`` use, as a
 file a shell can source: the API base ``B``, tokens of the admin (``TOKEN``,
 ``ADMIN_TOKEN``), a modder, an installer and a user without permissions
 (``MODDER_TOKEN``, ``INSTALLER_TOKEN``, ``VIEWER_TOKEN``), and ``COMFYVN_MARKET_SERVER``
-/ ``COMFYVN_MARKET_TOKEN`` for ``market_submit``.
+/ ``COMFYVN_MARKET_TOKEN`` for ``market_submit``, and the reviewer's login
+(``REVIEWER_USER``, ``REVIEWER_PASSWORD``).
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from rest_framework.authtoken.models import Token
 
-from market import flags, packaging, review, services
+from market import flags, packaging, review, services, signing
 from market.conf import market_conf
 from market.errors import MarketError
 from market.models import CatalogEntry
@@ -58,6 +64,11 @@ class Command(BaseCommand):
         )
         parser.add_argument("--username", default="admin")
         parser.add_argument(
+            "--reviewer",
+            default="reviewer",
+            help="user name of the demo's second staff account, a reviewer",
+        )
+        parser.add_argument(
             "--env-file",
             metavar="FILE",
             help="write the demo's server URL and tokens as shell variables to FILE",
@@ -72,6 +83,7 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         flags.write_flags({flags.MARKETPLACE: True, flags.UPLOADS: True})
         self.stdout.write(f"[ok] flags on in {flags.config_path()}")
+        self._catalogue_key()
         out = market_conf().package_dirs[0]
         samples = sorted(p for p in Path(opts["samples"]).iterdir() if p.is_dir())
         for src in samples:
@@ -81,8 +93,46 @@ class Command(BaseCommand):
                 raise CommandError(f"{src.name}: {exc.code}: {exc.message}") from exc
             self._list(result)
         admin_token = self._admin(opts["username"])
+        reviewer = self._reviewer(opts["reviewer"])
         if opts["env_file"]:
-            self._env_file(Path(opts["env_file"]), opts["server_url"], admin_token)
+            self._env_file(
+                Path(opts["env_file"]), opts["server_url"], admin_token, reviewer
+            )
+
+    def _catalogue_key(self) -> None:
+        """The demo lists a verified sample, so it makes the key (on purpose)."""
+        existing = signing.load_signing_key()
+        if existing is not None:
+            key_id = signing.key_id_for(existing.public_key())
+            self.stdout.write(f"[ok] catalogue key {key_id} exists")
+            return
+        try:
+            key_id = signing.create_signing_key()
+        except MarketError as exc:
+            raise CommandError(f"{exc.code}: {exc.message}") from exc
+        self.stdout.write(f"[ok] created catalogue key {key_id} (market_keys create)")
+
+    def _reviewer(self, username: str) -> tuple[str, str]:
+        """A staff reviewer other than the admin, so the admin's own submissions can
+        be reviewed (nobody decides their own): ``(username, password)``."""
+        user_model = get_user_model()
+        user = user_model.objects.filter(username=username).first()
+        if user is None:
+            created = services.market_user_create(username=username, roles=["reviewer"])
+            user = created.user
+        else:
+            user.groups.add(services.role_group(services.ROLES["reviewer"]))
+        password = secrets.token_urlsafe(12)
+        user.is_staff = True
+        user.set_password(password)
+        user.save()
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"reviewer login: {username} / {password}   (admin at /admin/; "
+                "reviews submissions, including the admin's)"
+            )
+        )
+        return username, password
 
     def _list(self, result: packaging.PackageResult) -> None:
         manifest = result.manifest
@@ -97,8 +147,12 @@ class Command(BaseCommand):
             self.stdout.write(f"[ok] {manifest.id} {manifest.version} already listed")
             return
         if existing is not None:
-            existing.package.delete(save=False)
-            existing.delete()
+            # A submitted id+version is reserved for good, whatever its bytes now.
+            self.stdout.write(
+                f"[skip] {manifest.id} {manifest.version} was listed from other "
+                "bytes; bump the sample's version to list it again"
+            )
+            return
         entry = review.catalog_entry_submit(bundle_path=result.path)
         level = "verified" if manifest.id in VERIFIED_SAMPLES else "unverified"
         entry = review.catalog_entry_approve(entry=entry, trust_level=level)
@@ -111,7 +165,9 @@ class Command(BaseCommand):
             f"sha256={entry.package_sha256[:16]}..."
         )
 
-    def _env_file(self, path: Path, server: str, admin_token: str) -> None:
+    def _env_file(
+        self, path: Path, server: str, admin_token: str, reviewer: tuple[str, str]
+    ) -> None:
         server = server.rstrip("/")
         tokens = {
             name: _account_token(user, roles)
@@ -128,6 +184,9 @@ class Command(BaseCommand):
             "LOG_LEVEL": "WARNING",
             "COMFYVN_MARKET_SERVER": server,
             "COMFYVN_MARKET_TOKEN": tokens["MODDER_TOKEN"],
+            # The admin login that reviews in /admin/ (see docs/operations.md).
+            "REVIEWER_USER": reviewer[0],
+            "REVIEWER_PASSWORD": reviewer[1],
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = [
