@@ -1,7 +1,8 @@
 """Submissions: a bundle is checked, stored and queued as a ``pending`` entry.
 
-The stored report (warnings, capabilities, effective routes, digests, files) and the
-diff against the last approved version are what the reviewer reads in the admin.
+The stored report (warnings, capabilities, effective routes, digests, files), the
+diff against the last approved version and the risk signals (:mod:`market.risk`)
+are what the reviewer reads in the admin.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from market.services import (
     server_allowlist,
     source_from_upload,
 )
+from market.services.risk import bundle_risk
 
 
 def _diff_list(old: list[str], new: list[str]) -> dict[str, list[str]]:
@@ -58,9 +60,12 @@ def review_diff(new: dict[str, Any], previous: dict[str, Any] | None) -> dict[st
     }
 
 
-def _report(info: archive.BundleInfo, previous: CatalogEntry | None) -> dict[str, Any]:
+def _report(
+    info: archive.BundleInfo, previous: CatalogEntry | None, bundle_path: Path
+) -> dict[str, Any]:
     manifest: Manifest = info.manifest
     warnings, warning_count = bundle_warnings(info)
+    old = previous.manifest if previous else None
     return {
         "warnings": warnings,
         "warning_count": warning_count,
@@ -71,7 +76,10 @@ def _report(info: archive.BundleInfo, previous: CatalogEntry | None) -> dict[str
         ),
         "digests": {"sha256": info.sha256, "manifest_sha256": manifest.digest()},
         "files": list(info.entries),
-        "diff": review_diff(manifest.data, previous.manifest if previous else None),
+        "diff": review_diff(manifest.data, old),
+        "risk": bundle_risk(
+            bundle_path=bundle_path, manifest=manifest.data, previous=old
+        ),
     }
 
 
@@ -100,6 +108,8 @@ def catalog_entry_submit(
             )
         previous = latest_approved(ext_id)
         caps = capabilities(manifest.data)
+        # Read outside the transaction: the scan re-reads the bundle.
+        report = _report(info, previous, bundle_path)
         with transaction.atomic():
             entry = CatalogEntry(
                 extension_id=ext_id,
@@ -115,7 +125,7 @@ def catalog_entry_submit(
                 status=CatalogEntry.Status.PENDING,
                 permission_index=_index(caps.get("permissions", [])),
                 hook_index=_index(caps.get("hooks", [])),
-                report=_report(info, previous),
+                report=report,
                 card=catalog_card(manifest.data),
                 submitted_by=actor if getattr(actor, "pk", None) else None,
             )
