@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from market import review
@@ -64,7 +65,7 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         "review_summary",
         "summary",
         "authors",
-        "package",
+        "package_link",
         "package_sha256",
         "package_size",
         "manifest_sha256",
@@ -77,7 +78,14 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         "validation_report",
         "manifest_json",
     )
-    exclude = ("manifest", "report", "card", "permission_index", "hook_index")
+    exclude = (
+        "manifest",
+        "report",
+        "card",
+        "permission_index",
+        "hook_index",
+        "package",
+    )
     actions = ("approve_verified", "approve_unverified", "reject", "delist")
 
     def has_add_permission(self, request) -> bool:
@@ -100,6 +108,23 @@ class CatalogEntryAdmin(admin.ModelAdmin):
                     "warning_count", len(report.get("warnings", []))
                 ),
             },
+        )
+
+    @admin.display(description="Package")
+    def package_link(self, obj: CatalogEntry) -> str:
+        # The workbench views check the review permission themselves.
+        def url(name: str) -> str:
+            return reverse(f"market-workbench:{name}", args=[obj.pk])
+
+        return format_html(
+            '<a href="{}">Download {}-{}.cvnext</a> &middot; <a href="{}">Files and '
+            'risk signals</a> &middot; <a href="{}">Changes since the last approved '
+            "version</a>",
+            url("download"),
+            obj.extension_id,
+            obj.version,
+            url("tree"),
+            url("diff"),
         )
 
     @admin.display(description="Validation report (raw)")

@@ -97,13 +97,32 @@ class BundleFiles:
         """Every file with its size and SHA-256, sorted by name."""
         return [self.entry(name) for name in self.names]
 
+    def chunks(self, name: str, *, chunk_bytes: int = CHUNK_BYTES) -> Iterator[bytes]:
+        """A file's bytes in chunks, never more than its declared size."""
+        member = self.member(name)
+        left = member.info.file_size
+        try:
+            with self._zf.open(member.info) as src:
+                while left > 0 and (chunk := src.read(min(chunk_bytes, left))):
+                    left -= len(chunk)
+                    yield chunk
+        except _ARCHIVE_FAILURES as exc:
+            raise corrupt(
+                "data", f"entry {member.name!r} is corrupt: {exc}", entry=member.name
+            ) from exc
+
 
 @contextmanager
 def open_bundle_files(
-    path: str | Path, *, limits: ArchiveLimits
+    path: str | Path, *, limits: ArchiveLimits, hashed: bool = False
 ) -> Iterator[BundleFiles]:
-    """The bundle's checked files; the archive is closed when the block ends."""
-    with _open_bundle(path, limits) as (zf, sha256, size, directory):
+    """The bundle's checked files; the archive is closed when the block ends.
+
+    With ``hashed``, the whole bundle is read first and ``sha256`` is its digest;
+    otherwise ``sha256`` is ``""`` and only the directory and the files asked for
+    are read.
+    """
+    with _open_bundle(path, limits, hashed=hashed) as (zf, sha256, size, directory):
         members = iter_members(zf, limits, package_size=size, directory=directory)
         yield BundleFiles(zf, members, sha256, size)
 
