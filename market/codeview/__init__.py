@@ -9,9 +9,13 @@ Pure package: no Django. The admin views read files from the stored bundle
 """
 
 from market.codeview.diff import (
+    DiffBudget,
+    FileDiff,
     FileState,
+    FileVersions,
     TextDiff,
     TreeDiff,
+    diff_files,
     diff_text,
     diff_trees,
 )
@@ -33,10 +37,14 @@ from market.codeview.kinds import (
 __all__ = [
     "IMAGE_TYPES",
     "SNIFF_BYTES",
+    "DiffBudget",
+    "FileDiff",
     "FileState",
+    "FileVersions",
     "TextDiff",
     "TreeDiff",
     "decode_text",
+    "diff_files",
     "diff_text",
     "diff_trees",
     "file_kind",

@@ -51,6 +51,10 @@ MAX_DIFF_FILES = 100
 PAGE_DIFF_LINES = 10_000
 FILE_DIFF_LINES = 2_000
 COLLAPSE_LINES = 300
+SKIP_NOTES = {
+    "binary": "binary file changed",
+    "budget": "diff not shown: this page's diff budget is spent",
+}
 
 View = Callable[..., HttpResponseBase]
 
@@ -155,13 +159,14 @@ def _findings(entry: CatalogEntry) -> list[dict[str, Any]]:
 
 @workbench_view()
 def tree(request: HttpRequest, entry: CatalogEntry) -> HttpResponseBase:
+    tree = bundles.bundle_tree(entry)
     files = [
         {
             "file": f,
             "url": _link("file", entry, f.name),
             "raw": _link("raw", entry, f.name),
         }
-        for f in bundles.bundle_tree(entry)
+        for f in tree
     ]
     risk = entry.report.get("risk") or {}
     return _page(
@@ -170,7 +175,7 @@ def tree(request: HttpRequest, entry: CatalogEntry) -> HttpResponseBase:
         "tree.html",
         f"Files of {entry.extension_id} {entry.version}",
         files=files,
-        total_bytes=sum(f["file"].size for f in files),
+        total_bytes=sum(f.size for f in tree),
         risk=risk,
         findings=_findings(entry),
         scanned="risk" in entry.report,
@@ -207,7 +212,9 @@ def file(request: HttpRequest, entry: CatalogEntry) -> HttpResponseBase:
 
 def _attachment(response: HttpResponseBase, name: str) -> HttpResponseBase:
     filename = name.rsplit("/", 1)[-1] or "file"
-    response["Content-Disposition"] = content_disposition_header(True, filename)
+    response["Content-Disposition"] = (
+        content_disposition_header(True, filename) or "attachment"
+    )
     return response
 
 
@@ -230,8 +237,9 @@ def image(request: HttpRequest, entry: CatalogEntry) -> HttpResponseBase:
     if content_type is None or read.truncated:
         raise NotFoundError("not an image shown inline")
     response = HttpResponse(read.data, content_type=content_type)
-    filename = name.rsplit("/", 1)[-1]
-    response["Content-Disposition"] = content_disposition_header(False, filename)
+    disposition = content_disposition_header(False, name.rsplit("/", 1)[-1])
+    if disposition:
+        response["Content-Disposition"] = disposition
     return response
 
 
@@ -252,38 +260,42 @@ def download(request: HttpRequest, entry: CatalogEntry) -> HttpResponseBase:
 def _render_diffs(
     entry: CatalogEntry, previous: CatalogEntry, changed: list[codeview.FileState]
 ) -> list[dict[str, Any]]:
-    shown = changed[:MAX_DIFF_FILES]
-    reads = bundles.file_diffs(entry, previous, [f.name for f in shown])
-    budget, rendered = PAGE_DIFF_LINES, []
+    reads = bundles.file_diffs(
+        entry, previous, [f.name for f in changed[:MAX_DIFF_FILES]]
+    )
+    diffs = codeview.diff_files(
+        [
+            codeview.FileVersions(
+                name, old.data, new.data, old.truncated, new.truncated
+            )
+            for name, (old, new) in reads.items()
+        ],
+        old_label=previous.version,
+        new_label=entry.version,
+        budget=codeview.DiffBudget(PAGE_DIFF_LINES, FILE_DIFF_LINES, COLLAPSE_LINES),
+    )
+    by_name = {d.name: d for d in diffs}
+    rendered = []
     for state in changed:
-        item: dict[str, Any] = {
-            "name": state.name,
-            "size": state.size,
-            "url": _link("file", entry, state.name),
-        }
-        rendered.append(item)
-        pair = reads.get(state.name)
-        if pair is None or budget <= 0:
-            item["note"] = "diff not shown: this page's diff budget is spent"
-            continue
-        old, new = pair
-        old_text = codeview.is_text(old.data, truncated=old.truncated)
-        if not (old_text and codeview.is_text(new.data, truncated=new.truncated)):
-            item["note"] = "binary file changed"
-            continue
-        diff = codeview.diff_text(
-            codeview.decode_text(old.data),
-            codeview.decode_text(new.data),
-            old_name=f"{previous.version}/{state.name}",
-            new_name=f"{entry.version}/{state.name}",
-            max_lines=min(FILE_DIFF_LINES, budget),
+        found = by_name.get(state.name) or codeview.FileDiff(
+            state.name, skipped="budget"
         )
-        budget -= len(diff.lines)
-        item.update(
-            diff=diff,
-            html=mark_safe(codeview.highlight_diff(diff.lines)),  # noqa: S308
-            collapsed=diff.total_lines > COLLAPSE_LINES,
-            partial_input=old.truncated or new.truncated,
+        rendered.append(
+            {
+                "name": state.name,
+                "size": state.size,
+                "url": _link("file", entry, state.name),
+                "note": SKIP_NOTES.get(found.skipped, ""),
+                "diff": found.diff,
+                "collapsed": found.collapsed,
+                "partial_input": found.partial_input,
+                # Pygments escapes every character of the diff: its HTML is inert.
+                "html": mark_safe(  # noqa: S308
+                    codeview.highlight_diff(found.diff.lines)
+                )
+                if found.diff
+                else "",
+            }
         )
     return rendered
 

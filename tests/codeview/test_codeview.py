@@ -115,3 +115,28 @@ def test_stylesheet_in_static_matches_pygments():
 def test_package_is_pure():
     for module in sorted(Path(codeview.__file__).parent.glob("*.py")):
         assert "django" not in module.read_text(), module.name
+
+
+def test_diff_files_within_a_page_budget():
+    from market.codeview import DiffBudget, FileVersions
+
+    big_old = "".join(f"{i}\n" for i in range(50)).encode()
+    big_new = "".join(f"n{i}\n" for i in range(50)).encode()
+    found = codeview.diff_files(
+        [
+            FileVersions("a.py", b"x = 1\n", b"x = 2\n"),
+            FileVersions("b.bin", b"\0\1", b"\0\2"),
+            FileVersions("c.txt", big_old, big_new, new_cut=True),
+            FileVersions("d.txt", b"a\n", b"b\n"),
+        ],
+        old_label="1.0.0",
+        new_label="2.0.0",
+        budget=DiffBudget(page_lines=25, file_lines=20, collapse_lines=10),
+    )
+    a, b, c, d = found
+    assert a.diff is not None and a.diff.lines[0] == "--- 1.0.0/a.py"
+    assert not a.collapsed and a.skipped == ""
+    assert b.skipped == "binary" and b.diff is None
+    assert c.diff is not None and len(c.diff.lines) == 20 and c.diff.truncated
+    assert c.collapsed and c.partial_input
+    assert d.skipped == "budget"  # 5 + 20 lines spent, then c took the rest

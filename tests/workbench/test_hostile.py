@@ -139,3 +139,16 @@ def test_manifest_with_html_in_every_text_field(rclient, client, make_user, subm
         response = client.get(page)
         assert response.status_code == 200
         assert_inert(body(response))
+
+
+@pytest.mark.parametrize(
+    "name", ["docs/a;b \u00e9.txt", "docs/x'y.txt", "docs/z%0d%0a.txt"]
+)
+def test_raw_download_names_are_encoded_in_the_header(rclient, submit, name):
+    entry = submit({**FILES, name: b"data\n"})
+    response = rclient.get(url("raw", entry, name))
+    assert response.status_code == 200
+    disposition = response["Content-Disposition"]
+    assert disposition.startswith("attachment;")
+    assert "\r" not in disposition and "\n" not in disposition
+    assert b"".join(response.streaming_content) == b"data\n"
