@@ -116,14 +116,22 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         def url(name: str) -> str:
             return reverse(f"market-workbench:{name}", args=[obj.pk])
 
+        risk = obj.report.get("risk") if isinstance(obj.report, dict) else None
+        if isinstance(risk, dict):
+            total = risk.get("total")
+            plural = "" if total == 1 else "s"
+            score = f" (risk score {risk.get('score')}, {total} finding{plural})"
+        else:
+            score = " (not scanned yet)"
         return format_html(
             '<a href="{}">Download {}-{}.cvnext</a> &middot; <a href="{}">Files and '
-            'risk signals</a> &middot; <a href="{}">Changes since the last approved '
+            'risk signals</a>{} &middot; <a href="{}">Changes since the last approved '
             "version</a>",
             url("download"),
             obj.extension_id,
             obj.version,
             url("tree"),
+            score,
             url("diff"),
         )
 

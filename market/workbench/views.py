@@ -28,6 +28,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
+from django.views.decorators.http import require_safe
 
 from market import codeview
 from market.errors import MarketError, NotFoundError
@@ -101,7 +102,8 @@ def workbench_view(csp: str = PAGE_CSP) -> Callable[[View], View]:
                     422, f"The stored bundle cannot be read safely: [{exc.code}]"
                 )
 
-        guarded = admin.site.admin_view(checked)
+        # GET and HEAD only: these pages read, and a 405 still gets the headers.
+        guarded = admin.site.admin_view(require_safe(checked))
 
         @wraps(view)
         def outer(request: HttpRequest, pk: int) -> HttpResponseBase:

@@ -277,3 +277,21 @@ def test_file_page_query_budget(rclient, submit, django_assert_max_num_queries, 
         response = rclient.get(url("file", entry, "pkg/m0003.py"))
     assert response.status_code == 200
     assert 'id="L-1"' in body(response)
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_pages_only_read(rclient, submit, method):
+    entry = submit()
+    response = getattr(rclient, method)(url("tree", entry))
+    assert response.status_code in (403, 405)  # CSRF or method refused
+    assert_hardened(response)
+    assert rclient.head(url("tree", entry)).status_code == 200
+
+
+def test_entry_page_shows_the_risk_score(client, make_user, submit):
+    client.force_login(make_user("boss", superuser=True))
+    entry = submit({**FILES, "pkg/run.py": b"import ctypes\n"})
+    page = body(
+        client.get(reverse("admin:market_catalogentry_change", args=[entry.pk]))
+    )
+    assert "(risk score 15, 1 finding)" in page
