@@ -63,7 +63,7 @@ MARKET_TRUSTED_KEYS = env.json("MARKET_TRUSTED_KEYS", default={})
 
 # --- Django ---------------------------------------------------------------------
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "market.admin_site.MarketAdminConfig",  # django.contrib.admin, the market's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

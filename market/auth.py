@@ -14,6 +14,7 @@ from typing import Any
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from market.admin_site import SITE_HEADER
 from market.conf import market_conf
 
 
@@ -46,7 +47,7 @@ def lockout_response(
         "username": get_client_username(request, credentials) or "",
         "failure_limit": get_failure_limit(request, credentials),
         "cooloff_minutes": math.ceil(cool_off.total_seconds() / 60) if cool_off else 0,
-        "site_header": "ComfyVN Marketplace",
+        "site_header": SITE_HEADER,
     }
     return render(
         request,

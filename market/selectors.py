@@ -179,19 +179,27 @@ def _summary_with_trust(data: dict[str, Any], level: str) -> dict[str, Any]:
     return summary
 
 
+def listings_joined(rows: list[tuple[int, str]]) -> str:
+    """The stored listings of ``(pk, listing)`` rows, joined by commas, in row order.
+
+    An approved row without a stored listing (made outside the review services) is
+    encoded here instead, in one more query for all of them.
+    """
+    missing = [pk for pk, listing in rows if not listing]
+    encoded = {}
+    if missing:
+        for entry in CatalogEntry.objects.filter(pk__in=missing).only(*CARD_FIELDS):
+            encoded[entry.pk] = catalog_listing(entry)
+    return ",".join(listing or encoded[pk] for pk, listing in rows)
+
+
 def market_snapshot_json(*, show_actor: bool = True) -> bytes:
     """The spec's ``list`` payload as JSON bytes, in at most three queries.
 
     Catalogue entries are the ``listing`` text stored at approval; an approved row
     without one (made outside the review services) is encoded here instead.
     """
-    rows = list(catalog_queryset().values_list("pk", "listing"))
-    missing = [pk for pk, listing in rows if not listing]
-    encoded = {}
-    if missing:
-        for entry in CatalogEntry.objects.filter(pk__in=missing).only(*CARD_FIELDS):
-            encoded[entry.pk] = catalog_listing(entry)
-    catalog = ",".join(listing or encoded[pk] for pk, listing in rows)
+    catalog = listings_joined(list(catalog_queryset().values_list("pk", "listing")))
     latest = latest_versions()
     rest = encode(
         {

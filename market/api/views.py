@@ -16,7 +16,6 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from market import list_cache, review, revision, selectors, services, signing
@@ -25,6 +24,7 @@ from market.api import serializers as s
 from market.api.pagination import KeysetPagination, WholeUnlessPagedPagination
 from market.api.parsers import BoundedFormParser, BoundedJSONParser
 from market.api.permissions import HasModelPermission
+from market.api.throttling import AtomicScopedRateThrottle
 from market.api.uploads import UploadLimitMixin
 from market.clock import iso
 from market.errors import InvalidRequestError
@@ -83,7 +83,7 @@ class InstallView(UploadLimitMixin, APIView):
 
     permission_classes = (HasModelPermission,)
     required_permission = "market.install_extension"
-    throttle_classes = (ScopedRateThrottle,)
+    throttle_classes = (AtomicScopedRateThrottle,)
     throttle_scope = "market_install"
     parser_classes = (BoundedJSONParser, MultiPartParser, BoundedFormParser)
 
@@ -199,17 +199,16 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
             permission=params.get("permission"),
             hook=params.get("hook"),
         )
-        if self.action == "list":
-            queryset = queryset.only(*selectors.CARD_FIELDS, "listing")
         return queryset
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         # Items are the catalogue JSON stored at approval, joined as they are: a page
-        # costs one query and no per-entry encoding (the same shape the serializer
-        # declares for the schema).
-        page = self.paginate_queryset(self.get_queryset())
+        # costs one query, builds no model instances and encodes nothing per entry
+        # (the same shape the serializer declares for the schema).
+        rows = self.get_queryset().values("pk", "extension_id", "listing")
+        page = self.paginate_queryset(rows)
         assert page is not None and self.paginator is not None
-        items = ",".join(e.listing or selectors.catalog_listing(e) for e in page)
+        items = selectors.listings_joined([(r["pk"], r["listing"]) for r in page])
         links = selectors.encode(
             {
                 "next": self.paginator.get_next_link(),

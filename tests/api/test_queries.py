@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from market import revision
 from market.models import CatalogEntry, InstalledExtension
-from market.selectors import catalog_card
+from market.selectors import catalog_card, catalog_listing
 
 
 def grow_catalogue(n: int) -> None:
@@ -26,7 +26,7 @@ def grow_catalogue(n: int) -> None:
         "trust": {"level": "unverified"},
     }
     now = timezone.now()
-    CatalogEntry.objects.bulk_create(
+    entries = [
         CatalogEntry(
             extension_id=f"ext.{i:05d}",
             version="1.0.0",
@@ -45,7 +45,10 @@ def grow_catalogue(n: int) -> None:
             card=catalog_card({**manifest, "id": f"ext.{i:05d}"}),
         )
         for i in range(n)
-    )
+    ]
+    for entry in entries:  # as approval stores it
+        entry.listing = catalog_listing(entry)
+    CatalogEntry.objects.bulk_create(entries)
     InstalledExtension.objects.bulk_create(
         InstalledExtension(
             extension_id=f"ext.{i:05d}",
@@ -105,6 +108,17 @@ def test_catalog_pages_use_fixed_queries(
         assert back["items"][-1]["id"] < body["items"][0]["id"]
 
 
+def test_a_row_without_a_stored_listing_is_encoded_in_one_more_query(
+    db, flags_on, client, django_assert_max_num_queries
+):
+    grow_catalogue(3)
+    stored = client.get(reverse("market-api:catalog-list")).json()
+    CatalogEntry.objects.filter(extension_id="ext.00001").update(listing="")
+    with django_assert_max_num_queries(2):
+        body = client.get(reverse("market-api:catalog-list")).json()
+    assert body == stored
+
+
 def all_ids(client, **params) -> list[str]:
     url = reverse("market-api:catalog-list")
     body = client.get(url, {"page_size": 200, **params}).json()
@@ -135,6 +149,7 @@ def test_catalog_search(db, flags_on, client):
         extension_id="sample.toolkit",
         name="Sample Toolkit",
         summary="Scene inspector and asset relays.",
+        listing="",  # encoded again from the columns
     )
     assert all_ids(client, search="toolkit") == ["sample.toolkit"]
     assert all_ids(client, search="sample.toolkit") == ["sample.toolkit"]
