@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 import pytest
 from django.urls import reverse
@@ -295,3 +296,20 @@ def test_entry_page_shows_the_risk_score(client, make_user, submit):
         client.get(reverse("admin:market_catalogentry_change", args=[entry.pk]))
     )
     assert "(risk score 15, 1 finding)" in page
+
+
+def test_pages_need_nothing_the_csp_forbids(rclient, submit):
+    """No inline script or style: the pages work under their own CSP."""
+    entry = submit({**FILES, "pkg/run.py": b"import ctypes\n", "i.png": PNG})
+    for page_url in (
+        url("tree", entry),
+        url("file", entry, "pkg/run.py"),
+        url("file", entry, "i.png"),
+        url("diff", entry),
+    ):
+        page = body(rclient.get(page_url))
+        scripts = re.findall(r"<script\b[^>]*>", page)
+        assert scripts and all(" src=" in tag for tag in scripts), page_url
+        assert not re.search(r"<[^>]+\sstyle=", page), page_url
+        assert "<style" not in page, page_url
+        assert not re.search(r"<[^>]+\son[a-z]+=", page), page_url
