@@ -1,20 +1,24 @@
 """Reads of a catalogue entry's stored bundle for the workbench views.
 
-A bundle is content-addressed (``package_sha256``), so its file list with sizes and
-digests is cached under that digest: it never goes stale. Single files are read
+Every read checks that the stored bytes hash to the entry's ``package_sha256`` (else
+``content_mismatch``), so a bundle is content-addressed: its file list with sizes
+and digests is cached under that digest and never goes stale. Single files are read
 through :func:`market.archive.open_bundle_files`, which looks names up among the
 checked members only.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import IO
 
 from django.core.cache import cache
 
 from market import archive, codeview
+from market.errors import ContentMismatchError
 from market.models import CatalogEntry
 from market.services import archive_limits, local_package
 
@@ -36,13 +40,35 @@ class FileRead:
         return len(self.data) < self.size
 
 
+def mismatch(entry: CatalogEntry, sha256: str) -> ContentMismatchError:
+    return ContentMismatchError(
+        f"the stored bundle of {entry.extension_id} {entry.version} is not the one "
+        "that was submitted (its sha256 differs); it was changed in storage",
+        details={"expected_sha256": entry.package_sha256, "sha256": sha256},
+    )
+
+
 @contextmanager
 def opened(entry: CatalogEntry) -> Iterator[archive.BundleFiles]:
+    """The entry's stored bundle, refused unless its bytes are the ones submitted:
+    a reviewer reads exactly what the entry's ``package_sha256`` names."""
     with (
         local_package(entry) as path,
-        archive.open_bundle_files(path, limits=archive_limits()) as files,
+        archive.open_bundle_files(path, limits=archive_limits(), hashed=True) as files,
     ):
+        if files.sha256 != entry.package_sha256:
+            raise mismatch(entry, files.sha256)
         yield files
+
+
+def package_digest(handle: IO[bytes]) -> str:
+    """The SHA-256 of an open stored bundle, read from its start; left at its start."""
+    digest = hashlib.sha256()
+    handle.seek(0)
+    while chunk := handle.read(archive.CHUNK_BYTES):
+        digest.update(chunk)
+    handle.seek(0)
+    return digest.hexdigest()
 
 
 def bundle_tree(entry: CatalogEntry) -> list[codeview.FileState]:

@@ -251,6 +251,10 @@ def download(request: HttpRequest, entry: CatalogEntry) -> HttpResponseBase:
         handle = entry.package.open("rb")
     except (OSError, ValueError):
         return _plain(404, "The stored bundle is missing.")
+    digest = bundles.package_digest(handle)
+    if digest != entry.package_sha256:
+        handle.close()
+        raise bundles.mismatch(entry, digest)
     return FileResponse(
         handle,
         as_attachment=True,
@@ -307,10 +311,9 @@ def diff(request: HttpRequest, entry: CatalogEntry) -> HttpResponseBase:
     previous = previous_approved(entry)
     context: dict[str, Any] = {"previous": previous}
     if previous is not None:
+        new_tree = bundles.bundle_tree(entry)  # unreadable: refused like every page
         try:
-            changes = codeview.diff_trees(
-                bundles.bundle_tree(previous), bundles.bundle_tree(entry)
-            )
+            changes = codeview.diff_trees(bundles.bundle_tree(previous), new_tree)
         except MarketError as exc:
             # The old bundle is history; a reviewer still sees the new one.
             logger.warning("event=market.workbench_diff_failed code=%s", exc.code)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+from pathlib import Path
 
 import pytest
 from django.urls import reverse
 
+from market import review
 from tests.bundles import FILES
 from tests.workbench.conftest import PNG, body, url
 
@@ -313,3 +315,25 @@ def test_pages_need_nothing_the_csp_forbids(rclient, submit):
         assert not re.search(r"<[^>]+\sstyle=", page), page_url
         assert "<style" not in page, page_url
         assert not re.search(r"<[^>]+\son[a-z]+=", page), page_url
+
+
+@pytest.mark.parametrize(
+    ("view", "path"),
+    [
+        ("tree", None),
+        ("file", "main.py"),
+        ("raw", "main.py"),
+        ("download", None),
+        ("diff", None),
+    ],
+)
+def test_a_bundle_changed_in_storage_is_refused(rclient, submit, tmp_path, view, path):
+    review.catalog_entry_approve(entry=submit(version="0.9.0"))
+    entry = submit()
+    other = submit({**FILES, "main.py": b"print('changed')\n"}, version="9.0.0")
+    Path(entry.package.path).write_bytes(Path(other.package.path).read_bytes())
+    response = rclient.get(url(view, entry, path))
+    assert response.status_code == 422
+    assert "content_mismatch" in body(response)
+    assert "changed" not in body(response).replace("content_mismatch", "")
+    assert_hardened(response)
