@@ -8,8 +8,11 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from market import review
+from market.models import CatalogEntry
 from tests.bundles import FILES
 from tests.workbench.conftest import PNG, body, url
 
@@ -337,3 +340,18 @@ def test_a_bundle_changed_in_storage_is_refused(rclient, submit, tmp_path, view,
     assert "content_mismatch" in body(response)
     assert "changed" not in body(response).replace("content_mismatch", "")
     assert_hardened(response)
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(name=st.text(max_size=30) | st.sampled_from(sorted(FILES)))
+def test_any_path_is_a_member_or_404(rclient, submit, name):
+    entry = CatalogEntry.objects.first() or submit()
+    for view in ("file", "raw"):
+        response = rclient.get(url(view, entry, name))
+        expected = 200 if name in {*FILES, "manifest.json"} else 404
+        assert response.status_code == expected, (view, name)
+        assert_hardened(response)
