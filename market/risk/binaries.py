@@ -1,9 +1,10 @@
-"""Findings in files that are not Python: native binaries and minified JavaScript.
+"""Findings in files that are not Python source: native binaries, compiled Python
+and minified JavaScript.
 
 A native binary is recognised by its name (``.so``, ``.dll``, ``.dylib``, ``.pyd``,
-``.exe``) or by its first bytes (ELF, PE, Mach-O), whatever it is called. Minified
-JavaScript is recognised by its line lengths: code a person wrote and a reviewer can
-read has short lines.
+``.exe``) or by its first bytes (ELF, PE, Mach-O), whatever it is called; compiled
+Python (``.pyc``, ``.pyo``) by its name. Minified JavaScript is recognised by its
+line lengths: code a person wrote and a reviewer can read has short lines.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterator
 from market.risk.findings import Finding
 
 NATIVE_SUFFIXES = (".so", ".dll", ".dylib", ".pyd", ".exe")
+# Python imports a sourceless module from these: code that never meets the ast scan.
+COMPILED_PYTHON_SUFFIXES = (".pyc", ".pyo")
 JS_SUFFIXES = (".js", ".mjs", ".cjs")
 HEAD_BYTES = 1024
 _MACHO = (
@@ -45,6 +48,15 @@ def binary_format(head: bytes) -> str | None:
 
 
 def native_finding(name: str, head: bytes) -> Finding | None:
+    if name.lower().endswith(COMPILED_PYTHON_SUFFIXES):
+        return Finding(
+            "compiled_python",
+            "high",
+            name,
+            None,
+            "compiled Python bytecode: it runs when imported, and its source is not "
+            "in the bundle to read",
+        )
     kind = binary_format(head)
     if kind is None and not name.lower().endswith(NATIVE_SUFFIXES):
         return None
@@ -82,4 +94,11 @@ def minified_findings(
         start, number = end + 1, number + 1
 
 
-__all__ = ["JS_SUFFIXES", "NATIVE_SUFFIXES", "binary_format", "minified_findings"]
+__all__ = [
+    "COMPILED_PYTHON_SUFFIXES",
+    "JS_SUFFIXES",
+    "NATIVE_SUFFIXES",
+    "binary_format",
+    "minified_findings",
+    "native_finding",
+]

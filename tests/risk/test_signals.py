@@ -232,6 +232,15 @@ def test_native_binary(tmp_path, name, data):
     assert report["findings"][0]["severity"] == "high"
 
 
+@pytest.mark.parametrize(
+    "name", ["helper.pyc", "pkg/__pycache__/x.cpython-311.pyc", "a.PYO"]
+)
+def test_compiled_python(tmp_path, name):
+    found, report, _ = scan(tmp_path, {**FILES, name: b"\xa7\r\r\n" + bytes(40)})
+    assert found == [("compiled_python", name, None)]
+    assert report["findings"][0]["severity"] == "high"
+
+
 def test_java_class_and_text_starting_mz_are_not_native(tmp_path):
     java = b"\xca\xfe\xba\xbe\x00\x00\x00\x34" + bytes(60)
     found, _, _ = scan(
