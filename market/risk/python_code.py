@@ -9,7 +9,8 @@ What is flagged, and where:
   (``process_exec``), ``eval``/``exec``/``compile`` (``dynamic_code``),
   ``__import__``/``importlib.import_module`` (``dynamic_import``),
   ``pickle``/``marshal`` loads (``unsafe_deserialise``), at the call; names are
-  resolved through the file's imports, so ``from os import system as s; s()`` counts;
+  resolved through the file's imports, so ``from os import system as s; s()`` counts,
+  and so does ``getattr(os, "system")``;
 - string and bytes literals that look like long base64 or hex blobs
   (``encoded_blob``).
 
@@ -54,7 +55,10 @@ _BASE64 = frozenset(string.ascii_letters + string.digits + "+/=-_")
 _HEX = frozenset(string.hexdigits)
 
 
-def _module_signal(module: str) -> tuple[str, str, str] | None:
+Signal = tuple[str, str, str]  # (code, severity, what)
+
+
+def _module_signal(module: str) -> Signal | None:
     """``(code, severity, what)`` when importing ``module`` is itself a signal."""
     top = module.split(".")[0]
     if top in PROCESS_MODULES:
@@ -66,7 +70,7 @@ def _module_signal(module: str) -> tuple[str, str, str] | None:
     return None
 
 
-def _call_signal(name: str) -> tuple[str, str, str] | None:
+def _call_signal(name: str) -> Signal | None:
     """``(code, severity, what)`` for a call to the dotted ``name``."""
     module, _, attr = name.rpartition(".")
     if module == "os" and (
@@ -99,6 +103,19 @@ def _dotted(node: ast.expr, aliases: dict[str, str]) -> str | None:
         return None
     parts.append(aliases.get(node.id, node.id))
     return ".".join(reversed(parts))
+
+
+def _getattr_signal(node: ast.Call, aliases: dict[str, str]) -> Signal | None:
+    """``getattr(os, "system")`` is ``os.system`` by another spelling."""
+    if len(node.args) < 2:
+        return None
+    target, attr = node.args[0], node.args[1]
+    if not (isinstance(attr, ast.Constant) and isinstance(attr.value, str)):
+        return None
+    owner = _dotted(target, aliases)
+    if owner in ("__builtins__", "builtins"):
+        return _call_signal(attr.value)
+    return _call_signal(f"{owner}.{attr.value}") if owner else None
 
 
 def _blob_kind(value: str | bytes, min_chars: int) -> str | None:
@@ -174,6 +191,8 @@ def _scan(name: str, source: bytes, blob_min_chars: int) -> Iterator[Finding]:
         elif isinstance(node, ast.Call):
             called = _dotted(node.func, aliases)
             signal = _call_signal(called) if called else None
+            if signal is None and called in ("getattr", "builtins.getattr"):
+                signal = _getattr_signal(node, aliases)
             if signal:
                 yield Finding(signal[0], signal[1], name, line, signal[2])
         elif isinstance(node, ast.Constant) and isinstance(node.value, str | bytes):

@@ -157,6 +157,8 @@ CODE_CASES = [
     ("process_exec", "import os as o\no.spawnl(0, 'ls')\n", 2),
     ("process_exec", "from os import system as s\n\n\ns('ls')\n", 4),
     ("process_exec", "import os\nos.popen('ls')\n", 2),
+    ("process_exec", "import os\nrun = getattr(os, 'system')\n", 2),
+    ("dynamic_code", "f = getattr(__builtins__, 'eval')\n", 1),
     ("dynamic_code", "x = eval('1 + 1')\n", 1),
     ("dynamic_code", "\nexec('print(1)')\n", 2),
     ("dynamic_code", "code = compile('1', 'f', 'eval')\n", 1),
