@@ -55,3 +55,14 @@ def body(response) -> str:
     if getattr(response, "streaming", False):
         return b"".join(response.streaming_content).decode("utf-8", "replace")
     return response.content.decode("utf-8", "replace")
+
+
+CSP_PARTS = ("default-src 'none'", "frame-ancestors 'none'")
+
+
+def assert_hardened(response) -> None:
+    """The headers every workbench response carries, whatever its status."""
+    assert response["X-Content-Type-Options"] == "nosniff"
+    for part in CSP_PARTS:
+        assert part in response["Content-Security-Policy"]
+    assert "unsafe-inline" not in response["Content-Security-Policy"]

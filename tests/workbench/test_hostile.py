@@ -11,8 +11,7 @@ from market import review
 from market.errors import UnsafePathError
 from market.models import CatalogEntry
 from tests.bundles import FILES, good_entries, write_zip
-from tests.workbench.conftest import body, url
-from tests.workbench.test_views import assert_hardened
+from tests.workbench.conftest import assert_hardened, body, url
 
 SCRIPT_NAME = "<script>alert(1)</script>.html"
 PAYLOAD = "<script>alert('x')</script><img src=x onerror=alert(2)>"

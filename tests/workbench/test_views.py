@@ -14,16 +14,7 @@ from hypothesis import strategies as st
 from market import review
 from market.models import CatalogEntry
 from tests.bundles import FILES
-from tests.workbench.conftest import PNG, body, url
-
-CSP_PARTS = ("default-src 'none'", "frame-ancestors 'none'")
-
-
-def assert_hardened(response) -> None:
-    assert response["X-Content-Type-Options"] == "nosniff"
-    for part in CSP_PARTS:
-        assert part in response["Content-Security-Policy"]
-    assert "unsafe-inline" not in response["Content-Security-Policy"]
+from tests.workbench.conftest import PNG, assert_hardened, body, url
 
 
 def test_tree_lists_every_file_with_size_and_digest(rclient, submit):
