@@ -13,6 +13,11 @@ urlpatterns = [
         admin.site.admin_view(feature_flags_view),
         name="market-flags",
     ),
+    # Before the admin's own URLs, whose change view would take this path.
+    path(
+        "admin/market/catalogentry/<int:pk>/bundle/",
+        include("market.workbench.urls"),
+    ),
     path("admin/", admin.site.urls),
     path("api/market/", include("market.api.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="openapi-schema"),

@@ -8,6 +8,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
+from django.urls import reverse
 from django.utils.html import format_html
 
 from market import review
@@ -86,7 +87,7 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         "review_summary",
         "summary",
         "authors",
-        "package",
+        "package_link",
         "package_sha256",
         "package_size",
         "manifest_sha256",
@@ -107,6 +108,7 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         "permission_index",
         "hook_index",
         "listing",
+        "package",
     )
     actions = ("approve_verified", "approve_unverified", "reject", "delist", "yank")
 
@@ -139,6 +141,31 @@ class CatalogEntryAdmin(admin.ModelAdmin):
                     "warning_count", len(report.get("warnings", []))
                 ),
             },
+        )
+
+    @admin.display(description="Package")
+    def package_link(self, obj: CatalogEntry) -> str:
+        # The workbench views check the review permission themselves.
+        def url(name: str) -> str:
+            return reverse(f"market-workbench:{name}", args=[obj.pk])
+
+        risk = obj.report.get("risk") if isinstance(obj.report, dict) else None
+        if isinstance(risk, dict):
+            total = risk.get("total")
+            plural = "" if total == 1 else "s"
+            score = f" (risk score {risk.get('score')}, {total} finding{plural})"
+        else:
+            score = " (not scanned yet)"
+        return format_html(
+            '<a href="{}">Download {}-{}.cvnext</a> &middot; <a href="{}">Files and '
+            'risk signals</a>{} &middot; <a href="{}">Changes since the last approved '
+            "version</a>",
+            url("download"),
+            obj.extension_id,
+            obj.version,
+            url("tree"),
+            score,
+            url("diff"),
         )
 
     @admin.display(description="Validation report (raw)")

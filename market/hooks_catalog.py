@@ -22,7 +22,7 @@ fields listed per hook.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -42,6 +42,9 @@ class Hook:
     ws_topic: str
     rest_event: str
     permission: str = "hooks.listen"
+    # A hook about secrets or the sandbox's defences: worth a reviewer's second look.
+    # Not part of ``as_dict``: the published catalogue describes payloads only.
+    sensitive: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,6 +71,10 @@ def _hook(
         rest_event=name,
         permission=permission,
     )
+
+
+def _sensitive(hook: Hook) -> Hook:
+    return replace(hook, sensitive=True)
 
 
 _ASSET = "assets.events"
@@ -358,25 +365,31 @@ HOOKS: tuple[Hook, ...] = (
         target="Id of the edited scene, node or asset.",
         revision="Project revision after the edit.",
     ),
-    _hook(
-        "on_security_secret_read",
-        "A stored secret (API key, token) was read. The value is never included.",
-        vault_entry="Name of the vault entry read.",
-        reader="Component or extension that read it.",
+    _sensitive(
+        _hook(
+            "on_security_secret_read",
+            "A stored secret (API key, token) was read. The value is never included.",
+            vault_entry="Name of the vault entry read.",
+            reader="Component or extension that read it.",
+        )
     ),
-    _hook(
-        "on_security_key_rotated",
-        "A stored secret or signing key was rotated.",
-        vault_entry="Name of the vault entry or key rotated.",
-        key_id="Id of the new key, when it has one.",
+    _sensitive(
+        _hook(
+            "on_security_key_rotated",
+            "A stored secret or signing key was rotated.",
+            vault_entry="Name of the vault entry or key rotated.",
+            key_id="Id of the new key, when it has one.",
+        )
     ),
-    _hook(
-        "on_sandbox_network_blocked",
-        "The sandbox blocked an extension's outgoing network request.",
-        extension_id="Id of the extension whose request was blocked.",
-        host="Destination host.",
-        port="Destination port.",
-        reason="Why it was blocked, e.g. host not in the allowlist.",
+    _sensitive(
+        _hook(
+            "on_sandbox_network_blocked",
+            "The sandbox blocked an extension's outgoing network request.",
+            extension_id="Id of the extension whose request was blocked.",
+            host="Destination host.",
+            port="Destination port.",
+            reason="Why it was blocked, e.g. host not in the allowlist.",
+        )
     ),
     # --- extension lifecycle ------------------------------------------------------
     _hook(
@@ -399,6 +412,7 @@ HOOKS: tuple[Hook, ...] = (
 )
 
 HOOK_NAMES: frozenset[str] = frozenset(hook.name for hook in HOOKS)
+SENSITIVE_HOOKS: frozenset[str] = frozenset(h.name for h in HOOKS if h.sensitive)
 _BY_NAME: dict[str, Hook] = {hook.name: hook for hook in HOOKS}
 
 

@@ -16,7 +16,9 @@ record is recomputed and compared.
 - :mod:`~market.archive.layout`: members tiling the archive, local headers;
 - :mod:`~market.archive.members`: per-member and whole-archive checks from the headers;
 - :mod:`~market.archive.contents`: referenced files and the content record;
-- :mod:`~market.archive.reader`: :func:`inspect_bundle` and :func:`extract_bundle`.
+- :mod:`~market.archive.reader`: :func:`inspect_bundle` and :func:`extract_bundle`;
+- :mod:`~market.archive.files`: :func:`open_bundle_files`, single files read from a
+  stored bundle for the reviewer.
 """
 
 from market.archive.contents import (
@@ -24,6 +26,7 @@ from market.archive.contents import (
     check_content,
     normalise_with_files,
 )
+from market.archive.files import BundleFiles, FileEntry, open_bundle_files
 from market.archive.members import (
     RATIO_MIN_BYTES,
     ArchiveLimits,
@@ -64,7 +67,9 @@ __all__ = [
     "RATIO_MIN_BYTES",
     "RESERVED_NAME",
     "ArchiveLimits",
+    "BundleFiles",
     "BundleInfo",
+    "FileEntry",
     "Member",
     "check_content",
     "check_member",
@@ -75,4 +80,5 @@ __all__ = [
     "inspect_bundle",
     "iter_members",
     "normalise_with_files",
+    "open_bundle_files",
 ]

@@ -78,10 +78,11 @@ class BundleInfo:
 
 @contextmanager
 def _open_bundle(
-    path: str | Path, limits: ArchiveLimits
+    path: str | Path, limits: ArchiveLimits, *, hashed: bool = True
 ) -> Iterator[tuple[zipfile.ZipFile, str, int, Directory]]:
     """The open archive, with the SHA-256 and size of exactly the bytes it parses,
-    and its central directory as checked before zipfile read it."""
+    and its central directory as checked before zipfile read it. Without ``hashed``
+    the digest is ``""`` and the bundle is not read whole (a reader of one file)."""
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -92,14 +93,18 @@ def _open_bundle(
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise corrupt("file", "the bundle is not a regular file")
         digest, size = hashlib.sha256(), 0
-        while chunk := handle.read(CHUNK_BYTES):
+        if not hashed:
+            size = os.fstat(handle.fileno()).st_size
+        while hashed and (chunk := handle.read(CHUNK_BYTES)):
             size += len(chunk)
             if size > limits.max_package_bytes:
-                raise PackageTooLargeError(
-                    f"the bundle is over {limits.max_package_bytes} bytes",
-                    details={"limit": limits.max_package_bytes},
-                )
+                break
             digest.update(chunk)
+        if size > limits.max_package_bytes:
+            raise PackageTooLargeError(
+                f"the bundle is over {limits.max_package_bytes} bytes",
+                details={"limit": limits.max_package_bytes},
+            )
         directory = read_directory(handle, size, limits)
         handle.seek(0)
         try:
@@ -114,7 +119,7 @@ def _open_bundle(
         except _ARCHIVE_FAILURES as exc:
             raise corrupt("zip", f"not a readable zip archive: {exc}") from exc
         with zf:
-            yield zf, digest.hexdigest(), size, directory
+            yield zf, digest.hexdigest() if hashed else "", size, directory
 
 
 def _stream(

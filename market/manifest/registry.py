@@ -7,6 +7,7 @@ them against ``market/schemas/manifest-1.1.schema.json`` in one place.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 MANIFEST_FILENAMES = ("manifest.json", "extension.json")
 SCHEMA_ID = "https://comfyvn.dev/schemas/manifest-1.1.schema.json"
@@ -24,20 +25,46 @@ ID_RULE = "must be 3-64 characters of a-z, 0-9, '_', '.', '-', starting with a l
 MAX_VERSION_LENGTH = 128
 MAX_ROUTE_PATH_LENGTH = 512
 
+
+@dataclass(frozen=True)
+class PermissionScope:
+    """A registry scope: the spec's description, and whether a reviewer should look
+    twice (``sensitive``: it reaches outside the extension's own sandbox)."""
+
+    description: str
+    sensitive: bool = False
+
+
 # The spec's registry, in the spec's order, with the spec's descriptions.
-KNOWN_PERMISSION_SCOPES: dict[str, str] = {
-    "assets.read": "List/query asset registry metadata.",
-    "assets.write": "Register or update asset metadata & sidecars.",
-    "assets.events": "Subscribe to asset registry hook events.",
-    "assets.debug": "Access asset debug metrics/traces/thumbnails.",
-    "hooks.emit": "Emit modder hook events via the internal bus.",
-    "hooks.listen": "Subscribe to modder hook events from the bus.",
-    "extensions.lifecycle": "Listen for extension install/uninstall lifecycle updates.",
-    "ui.panels": "Register Studio UI panels.",
-    "api.global": "Expose HTTP routes outside the extension namespace.",
-    "diagnostics.read": "Access debug tooling endpoints exposed by the extension.",
-    "sandbox.fs.limited": "Request write access to additional filesystem roots.",
+PERMISSION_SCOPES: dict[str, PermissionScope] = {
+    "assets.read": PermissionScope("List/query asset registry metadata."),
+    "assets.write": PermissionScope(
+        "Register or update asset metadata & sidecars.", sensitive=True
+    ),
+    "assets.events": PermissionScope("Subscribe to asset registry hook events."),
+    "assets.debug": PermissionScope("Access asset debug metrics/traces/thumbnails."),
+    "hooks.emit": PermissionScope("Emit modder hook events via the internal bus."),
+    "hooks.listen": PermissionScope("Subscribe to modder hook events from the bus."),
+    "extensions.lifecycle": PermissionScope(
+        "Listen for extension install/uninstall lifecycle updates."
+    ),
+    "ui.panels": PermissionScope("Register Studio UI panels."),
+    "api.global": PermissionScope(
+        "Expose HTTP routes outside the extension namespace.", sensitive=True
+    ),
+    "diagnostics.read": PermissionScope(
+        "Access debug tooling endpoints exposed by the extension."
+    ),
+    "sandbox.fs.limited": PermissionScope(
+        "Request write access to additional filesystem roots.", sensitive=True
+    ),
 }
+KNOWN_PERMISSION_SCOPES: dict[str, str] = {
+    scope: entry.description for scope, entry in PERMISSION_SCOPES.items()
+}
+SENSITIVE_PERMISSION_SCOPES: frozenset[str] = frozenset(
+    scope for scope, entry in PERMISSION_SCOPES.items() if entry.sensitive
+)
 
 # Where a Studio UI panel may go (``ui.panels[].slot``), in the Studio's layout order.
 # docs/manifest.md#panel-slots lists them; an unknown slot is ``unknown_slot``.

@@ -1,7 +1,8 @@
 """Submissions: a bundle is checked, stored and queued as a ``pending`` entry.
 
-The stored report (warnings, capabilities, effective routes, digests, files) and the
-diff against the last approved version are what the reviewer reads in the admin.
+The stored report (warnings, capabilities, effective routes, digests, files), the
+diff against the last approved version and the risk signals (:mod:`market.risk`)
+are what the reviewer reads in the admin.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from market.services import (
     source_from_upload,
 )
 from market.services.ownership import extension_claim
+from market.services.risk import bundle_risk
 
 
 def _diff_list(old: list[str], new: list[str]) -> dict[str, list[str]]:
@@ -59,9 +61,12 @@ def review_diff(new: dict[str, Any], previous: dict[str, Any] | None) -> dict[st
     }
 
 
-def _report(info: archive.BundleInfo, previous: CatalogEntry | None) -> dict[str, Any]:
+def _report(
+    info: archive.BundleInfo, previous: CatalogEntry | None, bundle_path: Path
+) -> dict[str, Any]:
     manifest: Manifest = info.manifest
     warnings, warning_count = bundle_warnings(info)
+    old = previous.manifest if previous else None
     return {
         "warnings": warnings,
         "warning_count": warning_count,
@@ -72,7 +77,10 @@ def _report(info: archive.BundleInfo, previous: CatalogEntry | None) -> dict[str
         ),
         "digests": {"sha256": info.sha256, "manifest_sha256": manifest.digest()},
         "files": list(info.entries),
-        "diff": review_diff(manifest.data, previous.manifest if previous else None),
+        "diff": review_diff(manifest.data, old),
+        "risk": bundle_risk(
+            bundle_path=bundle_path, manifest=manifest.data, previous=old
+        ),
     }
 
 
@@ -123,10 +131,16 @@ def catalog_entry_submit(
         )
         manifest = info.manifest
         ext_id = manifest.id
+        # The risk scan re-reads the bundle: done before the id's lock is taken, and
+        # again under it only if an approval landed meanwhile.
+        scanned_against = latest_approved(ext_id)
+        report = _report(info, scanned_against, bundle_path)
         with transaction.atomic():
             claim = extension_claim(ext_id=ext_id, actor=actor)
             _refuse_taken_version(ext_id, manifest.version)
             previous = latest_approved(ext_id)
+            if getattr(previous, "pk", None) != getattr(scanned_against, "pk", None):
+                report = _report(info, previous, bundle_path)
             entry = CatalogEntry(
                 extension_id=ext_id,
                 version=manifest.version,
@@ -136,7 +150,7 @@ def catalog_entry_submit(
                 package_size=info.size,
                 trust_level=CatalogEntry.Trust.UNVERIFIED,
                 status=CatalogEntry.Status.PENDING,
-                report=_report(info, previous),
+                report=report,
                 submitted_by=actor if getattr(actor, "pk", None) else None,
             )
             rebuild_derived(entry)
