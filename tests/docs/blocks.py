@@ -36,6 +36,7 @@ class Step:
 
     command: str
     expected: str
+    gap: bool = False  # a blank line follows the output in the doc
 
 
 @dataclass(frozen=True)
@@ -160,7 +161,8 @@ def console_steps(body: list[str]) -> list[Step]:
         while i < len(body) and not body[i].startswith("$ "):
             output.append(body[i])
             i += 1
-        steps.append(Step("\n".join(command), "\n".join(output).strip("\n")))
+        gap = bool(output) and not output[-1].strip()
+        steps.append(Step("\n".join(command), "\n".join(output).strip("\n"), gap))
     return steps
 
 
@@ -181,6 +183,7 @@ _NORMALISE = [
     (re.compile(r"\b(submissions?/?|errors/|events/|market_status )\d+\b"), r"\1<id>"),
     (re.compile(r"\(submission \d+\)"), "(submission <id>)"),
     (re.compile(r"admin login: (\S+) / \S+"), r"admin login: \1 / <password>"),
+    (re.compile(r"\bpassword=\S+"), "password=<password>"),
 ]
 
 
@@ -190,15 +193,21 @@ def normalise_text(text: str) -> str:
     return text
 
 
-def _normalise_json(value: object, key: str | None = None) -> object:
+SIZE_KEYS = {"size", "package_size", "bytes"}
+
+
+def _normalise_json(value: object, key: str | None = None, signed: bool = False) -> object:
+    """Strings as text; row ids; and the sizes of a signed bundle, which vary with its
+    (random) signature since the manifest inside it is compressed."""
     if isinstance(value, dict):
-        return {k: _normalise_json(v, k) for k, v in value.items()}
+        return {k: _normalise_json(v, k, signed) for k, v in value.items()}
     if isinstance(value, list):
-        return [_normalise_json(v) for v in value]
+        return [_normalise_json(v, None, signed) for v in value]
     if isinstance(value, str):
         return normalise_text(value)
-    if key == "id" and isinstance(value, int) and not isinstance(value, bool):
-        return "<id>"
+    if isinstance(value, int) and not isinstance(value, bool):
+        if key == "id" or (signed and key in SIZE_KEYS):
+            return f"<{key}>"
     return value
 
 
@@ -221,7 +230,8 @@ def _items(text: str) -> list[tuple[str, object]]:
             except ValueError:
                 pass
             else:
-                items.append(("json", _normalise_json(value)))
+                signed = '"ed25519:' in json.dumps(value)
+                items.append(("json", _normalise_json(value, signed=signed)))
                 pos = end
                 continue
         end = text.find("\n", pos)
