@@ -1,13 +1,14 @@
 """The shell examples of README.md and docs/*.md: finding them, splitting them into
 commands and shown output, and comparing what a command printed with what the doc shows.
 
-A shell example is a fenced block tagged ``bash``, ``sh``, ``shell`` or ``console``, or an
-untagged block whose first line is a ``$ `` prompt. ``bash``/``sh``/``shell`` blocks are
-scripts: they must succeed. Blocks with ``$ `` prompts show commands and what each
-printed: every command is run and its output compared. A block that cannot run against
-the demo server carries ``<!-- norun: why -->`` on the line before its fence. A block of
-any language preceded by ``<!-- file: PATH -->`` is written to PATH (relative to the
-project folder, or under /tmp) before the examples below it run.
+A shell example is a fenced block tagged ``bash``, ``sh``, ``shell`` or ``console``,
+or an untagged block whose first line is a ``$ `` prompt. ``bash``/``sh``/``shell``
+blocks are scripts: they must succeed. Blocks with ``$ `` prompts show commands and
+what each printed: every command is run and its output compared (a ``json`` block
+right after a prompt-only block is the output of its last command). A block that
+cannot run against the demo server carries ``<!-- norun: why -->`` on the line before
+its fence. A block of any language preceded by ``<!-- file: PATH -->`` is written to
+PATH (relative to the project folder, or under /tmp) before the examples below it run.
 """
 
 from __future__ import annotations
@@ -70,7 +71,10 @@ def find_blocks(path: Path) -> list[Block]:
         end = i + 1
         while end < len(lines) and not lines[end].strip().startswith(fence):
             end += 1
-        body = [line[indent:] if line[:indent].isspace() else line for line in lines[i + 1 : end]]
+        body = [
+            line[indent:] if line[:indent].isspace() else line
+            for line in lines[i + 1 : end]
+        ]
         info = m.group("info").strip().split()
         tag = info[0].lower() if info else ""
         first = next((line for line in body if line.strip()), "")
@@ -96,7 +100,7 @@ def find_blocks(path: Path) -> list[Block]:
             steps = console_steps(body) if kind == "console" else []
             shown = None
             if steps and not steps[-1].expected:
-                # "$ curl ... | jq ." and, in a ```json block of its own, what it printed
+                # "$ curl ... | jq ." and, in a ```json block of its own, its output
                 output, shown_end = _output_block(lines, end + 1)
                 if output is not None:
                     steps[-1] = Step(steps[-1].command, output)
@@ -168,7 +172,10 @@ def console_steps(body: list[str]) -> list[Step]:
 
 # What differs from one server to the next, replaced on both sides before comparing.
 _NORMALISE = [
-    (re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?"), "<time>"),
+    (
+        re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?"),
+        "<time>",
+    ),
     (re.compile(r"\bhttp://(?:127\.0\.0\.1|localhost):\d+"), "http://<server>"),
     (re.compile(r"ed25519:[A-Za-z0-9+/]{40,}={0,2}"), "ed25519:<signature>"),
     (re.compile(r"(?<![\w+/])[A-Za-z0-9+/]{43}="), "<base64>"),
@@ -196,7 +203,9 @@ def normalise_text(text: str) -> str:
 SIZE_KEYS = {"size", "package_size", "bytes"}
 
 
-def _normalise_json(value: object, key: str | None = None, signed: bool = False) -> object:
+def _normalise_json(
+    value: object, key: str | None = None, signed: bool = False
+) -> object:
     """Strings as text; row ids; and the sizes of a signed bundle, which vary with its
     (random) signature since the manifest inside it is compressed."""
     if isinstance(value, dict):
@@ -205,9 +214,9 @@ def _normalise_json(value: object, key: str | None = None, signed: bool = False)
         return [_normalise_json(v, None, signed) for v in value]
     if isinstance(value, str):
         return normalise_text(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        if key == "id" or (signed and key in SIZE_KEYS):
-            return f"<{key}>"
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if is_int and (key == "id" or (signed and key in SIZE_KEYS)):
+        return f"<{key}>"
     return value
 
 
@@ -247,7 +256,9 @@ def _json_matches(expected: object, actual: object) -> bool:
     if isinstance(expected, dict) and isinstance(actual, dict):
         if "..." in expected:
             shown = {k: v for k, v in expected.items() if k != "..."}
-            return all(k in actual and _json_matches(v, actual[k]) for k, v in shown.items())
+            return all(
+                k in actual and _json_matches(v, actual[k]) for k, v in shown.items()
+            )
         return expected.keys() == actual.keys() and all(
             _json_matches(v, actual[k]) for k, v in expected.items()
         )
@@ -258,7 +269,9 @@ def _json_matches(expected: object, actual: object) -> bool:
     return expected == actual
 
 
-def _match(expected: list[tuple[str, object]], actual: list[tuple[str, object]]) -> bool:
+def _match(
+    expected: list[tuple[str, object]], actual: list[tuple[str, object]]
+) -> bool:
     if not expected:
         return not actual
     head = expected[0]
@@ -266,7 +279,9 @@ def _match(expected: list[tuple[str, object]], actual: list[tuple[str, object]])
         return any(_match(expected[1:], actual[n:]) for n in range(len(actual) + 1))
     if not actual or head[0] != actual[0][0]:
         return False
-    same = _json_matches(head[1], actual[0][1]) if head[0] == "json" else head == actual[0]
+    same = (
+        _json_matches(head[1], actual[0][1]) if head[0] == "json" else head == actual[0]
+    )
     return same and _match(expected[1:], actual[1:])
 
 

@@ -10,6 +10,7 @@ demo's ``MARKET_ROOT``: SQLite database, bundles, keys, logs), so a doc's
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 import shlex
@@ -22,8 +23,6 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-
-import difflib
 
 from tests.docs.blocks import REPO, Block, output_matches, render
 
@@ -109,7 +108,9 @@ class DemoServer:
                 timeout=300,
             )
             if done.returncode:
-                raise RuntimeError(f"manage.py {args[0]} failed:\n{done.stdout}{done.stderr}")
+                raise RuntimeError(
+                    f"manage.py {args[0]} failed:\n{done.stdout}{done.stderr}"
+                )
             self.demo_output += done.stdout
         self.demo_env = parse_env_file(var / "demo.env")
         self.env.update(self.demo_env)
@@ -121,7 +122,13 @@ class DemoServer:
     def start(self) -> None:
         log = (self.base / "server.log").open("ab")
         self.process = subprocess.Popen(
-            [".venv/bin/python", "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"],
+            [
+                ".venv/bin/python",
+                "manage.py",
+                "runserver",
+                "--noreload",
+                f"127.0.0.1:{self.port}",
+            ],
             cwd=self.project,
             env=self.env,
             stdout=log,
@@ -210,10 +217,16 @@ class DemoServer:
         )
         results, pos = [], 0
         for m in _STEP.finditer(done.stdout):
-            results.append(StepResult(int(m.group(1)), int(m.group(2)), done.stdout[pos : m.start()]))
+            results.append(
+                StepResult(
+                    int(m.group(1)), int(m.group(2)), done.stdout[pos : m.start()]
+                )
+            )
             pos = m.end()
         for n in range(len(results), len(block.steps)):
-            results.append(StepResult(n, None, done.stdout[pos:] if n == len(results) else ""))
+            results.append(
+                StepResult(n, None, done.stdout[pos:] if n == len(results) else "")
+            )
         return results
 
     def prepare(self, block: Block, runnable: list[Block]) -> None:
@@ -223,9 +236,9 @@ class DemoServer:
         same_doc = [b for b in runnable if b.path == block.path]
         index = same_doc.index(block)
         doc, last = self.current
-        if doc == block.path and last == index - 1:
-            pass
-        elif doc is None and last == -1 and index == 0 and self.fresh:
+        if (doc == block.path and last == index - 1) or (
+            doc is None and last == -1 and index == 0 and self.fresh
+        ):
             pass
         else:
             self.reset()
@@ -252,7 +265,9 @@ class DemoServer:
         problems = []
         for step, result in zip(block.steps, self.run_console(block), strict=True):
             if result.status is None:
-                problems.append(f"$ {step.command}\nthe shell stopped here:\n{result.output}")
+                problems.append(
+                    f"$ {step.command}\nthe shell stopped here:\n{result.output}"
+                )
                 break
             if step.expected:
                 if not output_matches(step.expected, result.output):
@@ -264,10 +279,12 @@ class DemoServer:
                         lineterm="",
                         n=2,
                     )
-                    problems.append(f"$ {step.command}\n(normalised)\n" + "\n".join(diff))
+                    problems.append(
+                        f"$ {step.command}\n(normalised)\n" + "\n".join(diff)
+                    )
             elif result.status:
                 problems.append(
-                    f"$ {step.command}\nexited {result.status} (the doc shows no output):\n"
-                    f"{result.output}"
+                    f"$ {step.command}\nexited {result.status}, and the doc shows "
+                    f"no output:\n{result.output}"
                 )
         return problems

@@ -27,7 +27,11 @@ def layout(output: str) -> str:
 
 def _compact(value: object, indent: int, prefix: int = 0) -> str:
     flat = json.dumps(value, ensure_ascii=False)
-    if indent + prefix + len(flat) <= 88 or not isinstance(value, (dict, list)) or not value:
+    if (
+        indent + prefix + len(flat) <= 88
+        or not isinstance(value, (dict, list))
+        or not value
+    ):
         return flat
     pad = " " * (indent + 2)
     if isinstance(value, dict):
@@ -60,18 +64,27 @@ def main(argv: list[str]) -> int:
                     results = demo.run_console(block)
                     changed = False
                     body = []
-                    for n, (step, result) in enumerate(zip(block.steps, results, strict=True)):
+                    for n, (step, result) in enumerate(
+                        zip(block.steps, results, strict=True)
+                    ):
                         body.append("$ " + step.command)
                         out = layout(demo.unlocalise(result.output)).rstrip("\n")
-                        if step.expected and not output_matches(step.expected, result.output):
+                        if step.expected and not output_matches(
+                            step.expected, result.output
+                        ):
                             changed = True
                             if not (block.shown_in and n == len(block.steps) - 1):
                                 body.extend(out.split("\n") if out else [])
                             print(f"{block.name}: re-recorded $ {step.command[:60]}")
-                        elif step.expected and not (block.shown_in and n == len(block.steps) - 1):
+                        elif step.expected and not (
+                            block.shown_in and n == len(block.steps) - 1
+                        ):
                             body.extend(step.expected.split("\n"))
                         elif result.status:
-                            print(f"{block.name}: exit {result.status}: {out}", file=sys.stderr)
+                            print(
+                                f"{block.name}: exit {result.status}: {out}",
+                                file=sys.stderr,
+                            )
                         if step.gap:
                             body.append("")
                     if changed:
@@ -81,11 +94,17 @@ def main(argv: list[str]) -> int:
                             end += 1
                         if block.shown_in:  # the last output has a block of its own
                             last = results[-1]
-                            if not output_matches(block.steps[-1].expected, last.output):
+                            if not output_matches(
+                                block.steps[-1].expected, last.output
+                            ):
                                 first, stop = block.shown_in
                                 while not lines[first].lstrip().startswith("```"):
                                     first += 1
-                                out = layout(demo.unlocalise(last.output)).rstrip("\n").split("\n")
+                                out = (
+                                    layout(demo.unlocalise(last.output))
+                                    .rstrip("\n")
+                                    .split("\n")
+                                )
                                 edits.append((first + 1, stop, out))
                         edits.append((start, end, body))
                 for start, end, body in sorted(edits, reverse=True):
