@@ -30,6 +30,7 @@ from tests.docs.blocks import REPO, Block, output_matches, render
 # database and cache, pytest-django's settings module, the user's client config.
 _DROP = ("DJANGO_", "DATABASE_URL", "CACHE_URL", "MARKET_", "COMFYVN_", "LOG_LEVEL")
 _NOT_LINKED = {".git", ".env", "var", "tmp_pkg", ".pytest_cache", ".mypy_cache"}
+DOCS_URL = "http://127.0.0.1:8000"  # where the docs' demo server listens
 _STEP = re.compile(r"\n?@@docs-step (\d+) (\d+)@@\n")
 
 
@@ -173,6 +174,7 @@ class DemoServer:
         shutil.rmtree(self.scratch)
         self.scratch.mkdir()
         self.start()
+        self.shell_state.unlink(missing_ok=True)
         self.current = (None, -1)
         self.fresh = True
 
@@ -183,12 +185,30 @@ class DemoServer:
         return re.sub(r"(?<![\w.~/-])/tmp/", f"{self.scratch}/", text)
 
     def unlocalise(self, text: str) -> str:
-        return text.replace(f"{self.scratch}/", "/tmp/").replace(
-            str(self.project), "/abs/comfyvn-market"
+        text = text.replace(f"{self.scratch}/", "/tmp/").replace(self.url, DOCS_URL)
+        return text.replace(str(self.project), "/abs/comfyvn-market")
+
+    # A reader keeps one shell open along a page: what a block exports or defines
+    # (variables, functions) is there in the blocks below it.
+    @property
+    def shell_state(self) -> Path:
+        return self.base / "shell-state.sh"
+
+    def _load_shell(self) -> str:
+        state = shlex.quote(str(self.shell_state))
+        return f"[ -f {state} ] && . {state}"
+
+    def _save_shell(self) -> str:
+        return (
+            f"{{ export -p | grep -v '^declare -[a-zA-Z]*r'; declare -f; }} "
+            f"> {shlex.quote(str(self.shell_state))}"
         )
 
     def run_script(self, block: Block, timeout: float = 120) -> tuple[int, str]:
-        script = "set -euo pipefail\n" + self.localise(block.text)
+        script = (
+            f"{self._load_shell()}\nset -euo pipefail\n{self.localise(block.text)}\n"
+            f"{self._save_shell()}\n"
+        )
         done = subprocess.run(
             ["bash", "-c", script],
             cwd=self.project,
@@ -202,10 +222,11 @@ class DemoServer:
 
     def run_console(self, block: Block, timeout: float = 120) -> list[StepResult]:
         """Every command of a console block in one shell, each output apart."""
-        parts = ["exec 2>&1", "set -u"]
+        parts = ["exec 2>&1", self._load_shell(), "set -u"]
         for n, step in enumerate(block.steps):
             parts.append(self.localise(step.command))
             parts.append(f"printf '\\n@@docs-step {n} %s@@\\n' \"$?\"")
+        parts.append(self._save_shell())
         done = subprocess.run(
             ["bash", "-c", "\n".join(parts) + "\n"],
             cwd=self.project,
