@@ -8,7 +8,8 @@ import pytest
 
 from tests.docs.demo import DemoServer
 
-TOOLS = ("bash", "curl", "jq")
+# The examples pipe into jq, call curl, and build and read zips by hand.
+TOOLS = ("bash", "curl", "jq", "zip", "unzip")
 
 
 def missing_tools() -> list[str]:

@@ -91,6 +91,10 @@ class DemoServer:
             MARKET_ROOT=str(var),
             COMFYVN_CONFIG=str(var / "comfyvn.demo.json"),
             DEBUG="true",
+            # What demo.sh gets by default, said outright: a .env of the checkout must
+            # not point the demo at a shared database or cache.
+            DATABASE_URL=f"sqlite:///{var / 'db.sqlite3'}",
+            CACHE_URL="locmemcache://",
             PYTHONDONTWRITEBYTECODE="1",
         )
         (var / "packages").mkdir(parents=True)

@@ -12,6 +12,9 @@ from tests.docs.conftest import missing_tools
 BLOCKS = [block for path in doc_files() for block in find_blocks(path)]
 RUNNABLE = [block for block in BLOCKS if block.norun is None]
 
+# A demo server on a loopback port, for the whole session.
+pytestmark = pytest.mark.server
+
 
 def test_the_examples_tools_are_installed():
     assert not missing_tools(), (

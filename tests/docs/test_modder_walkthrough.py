@@ -8,6 +8,8 @@ import json
 import re
 import urllib.request
 
+import pytest
+
 from tests.docs.blocks import REPO, find_blocks
 
 MANIFEST_DOC = REPO / "docs" / "manifest.md"
@@ -29,6 +31,9 @@ STEPS = [
     ),
     ("see it in list", r"\$B/list"),
 ]
+
+# A demo server on a loopback port, for the whole session.
+pytestmark = pytest.mark.server
 
 
 def walkthrough_blocks():
