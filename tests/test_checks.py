@@ -40,6 +40,7 @@ def test_the_test_settings_pass_every_check(settings, market_root):
         ("MARKET_ROUTE_ALLOWLIST", {"root": ["/api/x/"]}, "market.E004"),
         ("MARKET_ROUTE_ALLOWLIST", {"verified": "/api/x/"}, "market.E004"),
         ("MARKET_ROUTE_ALLOWLIST", {"verified": ["api/x"]}, "market.E004"),
+        ("MARKET_ROUTE_ALLOWLIST", {"unverified": ["/api/public/"]}, "market.E004"),
         ("MARKET_LOCK_TIMEOUT", 0, "market.E005"),
         ("MARKET_LOCK_TIMEOUT", -1, "market.E005"),
         ("MARKET_LOCK_TIMEOUT", float("nan"), "market.E005"),
