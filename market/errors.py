@@ -244,6 +244,13 @@ class PathNotAllowedError(MarketError):
     code = "path_not_allowed"
 
 
+class UnusablePathError(MarketError):
+    """A server path the file system cannot use: too long, a NUL, a loop, not a
+    regular file. ``details.reason`` names which."""
+
+    code = "unusable_path"
+
+
 class AlreadyInstalledError(MarketError):
     code = "already_installed"
 

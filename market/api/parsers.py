@@ -10,7 +10,8 @@ bounded already: Django's multipart parser checks the fields, and
 A JSON body is also bounded in depth: no request the API takes nests more than a few
 levels, and code after the parser (validation, error details, logging) must never be
 handed a value deep enough to exhaust the stack. A body nested past
-:data:`MAX_JSON_DEPTH` (or past the parser's own stack) is ``400 invalid_request``.
+:data:`MAX_JSON_DEPTH` (or past the parser's own stack), or holding a string that is
+not valid Unicode, is ``400 invalid_request``.
 """
 
 from __future__ import annotations
@@ -46,15 +47,32 @@ def _too_deep() -> ParseError:
     return ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels")
 
 
-def check_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
-    """``ParseError`` if ``value`` nests objects or lists more than ``limit`` deep.
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
-    Iterative, so the check itself cannot run out of stack.
+
+def check_json_value(value: Any, limit: int = MAX_JSON_DEPTH) -> None:
+    """``ParseError`` if ``value`` nests objects or lists more than ``limit`` deep,
+    or holds a string (or key) that is not valid Unicode.
+
+    A lone surrogate (``"\\ud800"``) parses, but no response or database can carry
+    it: echoed back in an error it would fail the response itself. Iterative, so the
+    check cannot run out of stack.
     """
     stack: list[tuple[Any, int]] = [(value, 0)]
     while stack:
         item, depth = stack.pop()
+        if isinstance(item, str):
+            if not _encodable(item):
+                raise ParseError("JSON parse error - a string is not valid Unicode")
+            continue
         if isinstance(item, dict):
+            if not all(_encodable(key) for key in item):
+                raise ParseError("JSON parse error - a key is not valid Unicode")
             children: Any = item.values()
         elif isinstance(item, list):
             children = item
@@ -73,7 +91,7 @@ class BoundedJSONParser(JSONParser):
         except RecursionError as exc:
             # Deeper than the parser's stack: far past the limit.
             raise _too_deep() from exc
-        check_depth(value)
+        check_json_value(value)
         return value
 
 

@@ -37,6 +37,7 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.LimitExceededError: 422,
     e.PackageTooLargeError: 413,
     e.PathNotAllowedError: 403,
+    e.UnusablePathError: 400,
     e.FeatureDisabledError: 403,
     e.NotFoundError: 404,
     e.NotInstalledError: 404,

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from market.api.parsers import MAX_JSON_DEPTH, check_depth
+from market.api.parsers import MAX_JSON_DEPTH, check_json_value
 from market.models import CatalogEntry, InstalledExtension, LifecycleError
 from tests.api.test_flag_gate import WRITE_ROUTES
 
@@ -86,5 +86,27 @@ def test_depth_check_is_iterative():
     for _ in range(200_000):  # far past the interpreter's recursion limit
         value = [value]
     with pytest.raises(Exception, match="nested deeper"):
-        check_depth(value)
-    check_depth([[{"a": [1]}]], limit=4)
+        check_json_value(value)
+    check_json_value([[{"a": [1]}]], limit=4)
+
+
+@pytest.mark.parametrize("path", JSON_ROUTES)
+@pytest.mark.parametrize(
+    "body",
+    [
+        '{"package": "/x/a\\ud800.cvnext"}',
+        '{"id": "\\udfff"}',
+        '{"trust": "\\ud83d"}',
+        '{"\\ud800": 1}',
+        '["\\ud800"]',
+    ],
+    ids=["package", "id", "trust", "key", "list"],
+)
+def test_json_string_that_is_not_unicode_is_a_400(admin_api, path, body):
+    """A lone surrogate parses, but no response could echo it back."""
+    response = admin_api.post(path, body, content_type="application/json")
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "invalid_request"
+    assert error["message"].endswith("is not valid Unicode")
+    assert InstalledExtension.objects.count() == 0
