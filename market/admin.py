@@ -11,6 +11,7 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from market import review
+from market.characters import require_display_text
 from market.errors import MarketError
 from market.models import (
     CatalogEntry,
@@ -35,6 +36,15 @@ class ReasonForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
         help_text="Required. Shown to the submitter.",
     )
+
+    def clean_reason(self) -> str:
+        # The service's own rule, so the reviewer sees it on the form.
+        try:
+            return require_display_text(
+                self.cleaned_data["reason"], path="reason", multiline=True
+            )
+        except MarketError as exc:
+            raise forms.ValidationError(exc.message, code=exc.code) from exc
 
 
 # Decisions that ask for a reason on an intermediate page: title, button, question.

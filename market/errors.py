@@ -275,6 +275,13 @@ class InvalidRequestError(MarketError):
     code = "invalid_request"
 
 
+class InvalidCharactersError(InvalidRequestError):
+    """Display text (a reviewer's reason, ...) holds a control, bidi, invisible,
+    private-use or unassigned character (``market/characters.py``)."""
+
+    code = "invalid_characters"
+
+
 class FeatureDisabledError(MarketError):
     code = "feature_disabled"
 

@@ -106,6 +106,27 @@ def test_reject_asks_for_a_reason_then_records_it(admin_client_logged, build_bun
     assert entry.review_reason == "Bundles global routes without a reason."
 
 
+def test_reject_form_refuses_hidden_characters_in_the_reason(
+    admin_client_logged, build_bundle
+):
+    entry = review.catalog_entry_submit(bundle_path=build_bundle("hello_minimal").path)
+    url = reverse("admin:market_catalogentry_changelist")
+    response = admin_client_logged.post(
+        url,
+        {
+            "action": "reject",
+            "_selected_action": [entry.pk],
+            "apply": "1",
+            "reason": "Looks fine\u202e",
+        },
+    )
+    assert response.status_code == 200  # the form again, saying why
+    page = response.content.decode()
+    assert "U+202E (RIGHT-TO-LEFT OVERRIDE) at position 10" in page
+    entry.refresh_from_db()
+    assert (entry.status, entry.review_reason) == (CatalogEntry.Status.PENDING, "")
+
+
 def test_reviewer_cannot_approve_own_submission(client, make_user, build_bundle):
     reviewer = make_user(
         "self.reviewer",

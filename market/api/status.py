@@ -20,6 +20,7 @@ from market import errors as e
 STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.MarketError: 400,
     e.InvalidRequestError: 400,
+    e.InvalidCharactersError: 400,
     e.ManifestError: 422,
     e.ManifestLimitError: 422,
     e.ManifestMissingError: 422,
