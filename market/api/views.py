@@ -165,7 +165,7 @@ class ManifestSchemaView(APIView):
             OpenApiParameter(
                 "search", str, description="Substring of the id, name or summary."
             ),
-            OpenApiParameter("trust", str, enum=["unverified", "verified"]),
+            OpenApiParameter("trust", str, enum=list(TRUST_LEVELS)),
             OpenApiParameter("permission", str, description="A declared scope."),
             OpenApiParameter("hook", str, description="A declared hook name."),
         ],

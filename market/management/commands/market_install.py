@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from market import selectors, services
 from market.errors import MarketError
+from market.manifest import TRUST_LEVELS
 from market.models import InstalledExtension
 
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
         parser.add_argument("--allow-downgrade", action="store_true")
         parser.add_argument(
             "--trust",
-            choices=("unverified", "verified"),
+            choices=TRUST_LEVELS,
             help="unverified: run it sandboxed whatever it proves; verified: refuse "
             "it unless it proves verified",
         )
