@@ -292,6 +292,19 @@ class ConfigError(MarketError):
     code = "config_invalid"
 
 
+class TooManyPendingError(MarketError):
+    """A user already has the most submissions waiting for review that one may."""
+
+    code = "too_many_pending"
+
+    def __init__(self, *, limit: int, pending: int) -> None:
+        super().__init__(
+            f"you have {pending} submissions waiting for review; the limit is "
+            f"{limit}: wait for a decision (or ask a reviewer) before submitting more",
+            details={"limit": limit, "pending": pending},
+        )
+
+
 class ReviewError(MarketError):
     code = "review_refused"
 

@@ -53,6 +53,7 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.PermissionDeniedError: 403,
     e.SigningKeyMissingError: 409,
     e.SigningKeyExistsError: 409,
+    e.TooManyPendingError: 429,
     # The server's own configuration is broken: never the client's fault.
     e.ConfigError: 500,
 }
