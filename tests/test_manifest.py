@@ -1302,7 +1302,7 @@ routes = st.fixed_dictionaries(
 )
 permissions = st.sampled_from(list(KNOWN_PERMISSION_SCOPES)) | st.fixed_dictionaries(
     {"scope": st.sampled_from(list(KNOWN_PERMISSION_SCOPES))},
-    optional={"description": st.text(no_nul, max_size=10), "optional": st.booleans()},
+    optional={"description": st.text(shown, max_size=10), "optional": st.booleans()},
 )
 valid_manifests = st.fixed_dictionaries(
     {

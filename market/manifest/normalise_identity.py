@@ -131,6 +131,8 @@ class IdentitySections(NormaliserBase):
                     ),
                 )
                 continue
+            # Shown to whoever installs the extension, as why it asks.
+            self.display_text(description, f"{at}.description", multiline=True)
             if not (isinstance(description, str) and description.strip()):
                 description = KNOWN_PERMISSION_SCOPES[scope]
             entry = {

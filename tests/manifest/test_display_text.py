@@ -49,6 +49,21 @@ def only_problem(**fields: Any) -> dict[str, str]:
         ({"author": ["Ann", "B\u2028ob"]}, "author[1]", 1, "U+2028"),
         ({"authors": ["Ann", "Bob", "\ufeffCy"]}, "authors[2]", 0, "U+FEFF"),
         ({"authors": ["Tag\U000e0041"]}, "authors[0]", 3, "U+E0041"),
+        (
+            {"permissions": [{"scope": "assets.read", "description": "To\u202eread"}]},
+            "permissions[0].description",
+            2,
+            "U+202E",
+        ),
+        (
+            {
+                "permissions": ["ui.panels"],
+                "ui": {"panels": [{"slot": "sidebar", "label": "\u200b", "path": "p"}]},
+            },
+            "ui.panels[0].label",
+            0,
+            "U+200B",
+        ),
     ],
 )
 def test_hidden_characters_in_display_text(fields, path, position, char):
@@ -97,8 +112,8 @@ def test_text_people_write_is_kept():
 
 
 def test_other_strings_are_not_display_text():
-    # Route summaries, panel labels and unknown fields have their own rules; only
-    # NUL is refused in every string.
+    # Ids, paths and unknown fields have their own rules; only NUL is refused in
+    # every string.
     manifest = normalise_manifest({**BASE, "x_note": "a\u200bb"})
     assert manifest.data["x_note"] == "a\u200bb"
 
