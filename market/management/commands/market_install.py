@@ -29,8 +29,13 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, **opts) -> None:
-        path = Path(opts["bundle"]).resolve()
-        if not path.is_file():
+        try:
+            path = Path(opts["bundle"]).resolve()
+            regular = path.is_file()
+        except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop, ...
+            reason = getattr(exc, "strerror", None) or exc
+            raise CommandError(f"cannot use {opts['bundle']}: {reason}") from exc
+        if not regular:
             raise CommandError(f"no such bundle: {path}")
         source = services.InstallSource(InstalledExtension.Source.PATH, path, path.name)
         try:
