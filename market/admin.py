@@ -11,8 +11,8 @@ from django.template.response import TemplateResponse
 from django.utils.html import format_html
 
 from market import review
-from market.characters import require_display_text
 from market.errors import MarketError
+from market.forms import ReasonField
 from market.models import (
     CatalogEntry,
     InstalledExtension,
@@ -32,19 +32,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text="Required. Shown to the submitter.",
-    )
-
-    def clean_reason(self) -> str:
-        # The service's own rule, so the reviewer sees it on the form.
-        try:
-            return require_display_text(
-                self.cleaned_data["reason"], path="reason", multiline=True
-            )
-        except MarketError as exc:
-            raise forms.ValidationError(exc.message, code=exc.code) from exc
+    reason = ReasonField(help_text="Required. Shown to the submitter.")
 
 
 # Decisions that ask for a reason on an intermediate page: title, button, question.

@@ -136,3 +136,35 @@ def test_multiline_reasons_are_kept(db, build_bundle):
     with pytest.raises(MarketError) as info:
         review.catalog_entry_reject(entry=entry, reviewer=None, reason=" \n ")
     assert info.value.code == "reason_required"
+
+
+def test_transfer_reasons_are_display_text(
+    flags_on, token_client, make_user, build_bundle
+):
+    from market.models import ExtensionOwner, LifecycleEvent
+
+    alice = make_user("alice", "market.submit_catalogentry")
+    make_user("bob")
+    reviewer = make_user("rev", "market.review_catalogentry")
+    path = build_bundle("hello_minimal").path
+    with path.open("rb") as fh:
+        created = token_client(alice).post(
+            reverse("market-api:submissions-list"), {"package": fh}, format="multipart"
+        )
+    assert created.status_code == 201
+    response = token_client(reviewer).post(
+        reverse("market-api:transfers"),
+        {"id": "hello.minimal", "username": "bob", "reason": "asked\u202e by mail"},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_characters"
+    assert response.json()["error"]["details"] == {
+        "path": "reason",
+        "character": "U+202E",
+        "position": 5,
+    }
+    assert ExtensionOwner.objects.get().owner == alice
+    assert not LifecycleEvent.objects.filter(action="transfer").exists()
+    row = LifecycleError.objects.get(action="transfer")
+    assert row.code == "invalid_characters"

@@ -10,8 +10,14 @@ from market.api.parsers import MAX_JSON_DEPTH, check_json_value
 from market.models import CatalogEntry, InstalledExtension, LifecycleError
 from tests.api.test_flag_gate import WRITE_ROUTES
 
-# JSON bodies: install and uninstall parse them; submissions take only uploads.
-JSON_ROUTES = [path for _, path in WRITE_ROUTES if not path.endswith("submissions")]
+# JSON bodies: every POST route parses them, but submissions (uploads only).
+JSON_ROUTES = [
+    path
+    for method, path in WRITE_ROUTES
+    if method == "post" and not path.endswith("submissions")
+]
+# Routes that take no body at all (DELETE): it is never read.
+BODILESS_ROUTES = [(method, path) for method, path in WRITE_ROUTES if method != "post"]
 
 
 @pytest.fixture
@@ -28,11 +34,22 @@ def deep_object(depth: int) -> str:
 
 
 def test_every_write_route_is_covered():
-    assert {path for _, path in WRITE_ROUTES} == {
+    assert sorted(JSON_ROUTES) == [
         "/api/market/install",
+        "/api/market/maintainers",
+        "/api/market/transfers",
         "/api/market/uninstall",
-        "/api/market/submissions",
-    }
+    ]
+    assert len(JSON_ROUTES) + len(BODILESS_ROUTES) + 1 == len(WRITE_ROUTES)
+
+
+@pytest.mark.parametrize(("method", "path"), BODILESS_ROUTES)
+def test_a_deep_body_where_none_is_read_is_ignored(admin_api, method, path):
+    response = getattr(admin_api, method)(
+        path, nested(100_000), content_type="application/json"
+    )
+    assert 400 <= response.status_code < 500
+    assert response.json()["ok"] is False
 
 
 @pytest.mark.parametrize("path", JSON_ROUTES)
