@@ -267,6 +267,30 @@ class InstallInProgressError(MarketError):
     code = "install_in_progress"
 
 
+class IncompatibleError(MarketError):
+    """The version's ``compatibility.studio`` range excludes the Studio asking."""
+
+    code = "incompatible"
+
+
+class MissingDependencyError(MarketError):
+    """A dependency is not installed, or not at a version in its range."""
+
+    code = "missing_dependency"
+
+
+class DependencyCycleError(MarketError):
+    """The dependencies, followed through the catalogue, come back to themselves."""
+
+    code = "dependency_cycle"
+
+
+class DependencyInUseError(MarketError):
+    """An installed extension depends on the one to uninstall."""
+
+    code = "dependency_in_use"
+
+
 class NotFoundError(MarketError):
     code = "not_found"
 

@@ -50,6 +50,9 @@ class CatalogEntry(models.Model):
     # substring lookups on every database backend.
     permission_index = models.TextField(blank=True, default="")
     hook_index = models.TextField(blank=True, default="")
+    # ``compatibility.studio`` of the manifest ("" when it has none), so ``list`` and
+    # ``catalog/`` mark entries compatible without decoding a manifest per entry.
+    studio_range = models.CharField(max_length=256, blank=True, default="")
     report = models.JSONField(default=dict, blank=True)
     # The catalogue card (manifest summary, permissions, hooks), computed once at
     # submission so listing 10,000 entries never re-derives it from the manifest.

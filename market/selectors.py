@@ -14,9 +14,11 @@ from market.clock import iso
 from market.manifest import (
     TRUST_LEVELS,
     capabilities,
+    dependency_ranges,
     manifest_summary,
     permissions_glossary,
     slots_glossary,
+    studio_range,
 )
 from market.models import (
     CatalogEntry,
@@ -78,7 +80,14 @@ def catalog_card(data: dict[str, Any]) -> dict[str, Any]:
         "manifest_summary": manifest_summary(data),
         "permissions": data.get("permissions", []),
         "hooks": data.get("hooks", []),
+        "compatibility": _compatibility(data),
+        "dependencies": dependency_ranges(data),
     }
+
+
+def _compatibility(data: dict[str, Any]) -> dict[str, str]:
+    studio = studio_range(data)
+    return {"studio": studio} if studio else {}
 
 
 # A catalogue entry carries its permissions (with descriptions) and hooks at the top
@@ -108,6 +117,8 @@ def catalog_entry_payload(entry: CatalogEntry) -> dict[str, Any]:
         "manifest_summary": summary,
         "permissions": card["permissions"],
         "hooks": card["hooks"],
+        "compatibility": card.get("compatibility", {}),
+        "dependencies": card.get("dependencies", {}),
         "approved_at": iso(entry.reviewed_at),
     }
 

@@ -14,6 +14,7 @@ they import from here, not from the modules below, which are laid out by job:
   sections are in ``normalise_identity``, ``normalise_routes``, ``normalise_trust``
   on top of ``normalise_base``.
 - ``digest``: canonical JSON, ``manifest_sha256``, the content record.
+- ``ranges``: SemVer ranges (``compatibility.studio``, ``dependencies``).
 - ``signatures``: ``trust.signature`` parsing and sha256 verification.
 - ``views``: capabilities, catalogue card, permission glossary, referenced files.
 """
@@ -38,6 +39,15 @@ from market.manifest.limits import (
 from market.manifest.normalise import Manifest, normalise_manifest
 from market.manifest.parsing import parse_manifest_bytes, read_manifest_dir
 from market.manifest.problems import ProblemList
+from market.manifest.ranges import (
+    RangeError,
+    VersionRange,
+    dependency_ranges,
+    parse_range,
+    parse_version,
+    satisfies,
+    studio_range,
+)
 from market.manifest.registry import (
     DEFAULT_MANIFEST_VERSION,
     HTTP_METHODS,
@@ -89,11 +99,14 @@ __all__ = [
     "Manifest",
     "ManifestLimits",
     "ProblemList",
+    "RangeError",
     "TrustLevel",
+    "VersionRange",
     "canonical_json",
     "capabilities",
     "check_manifest_size",
     "content_record",
+    "dependency_ranges",
     "entry_module_files",
     "load_schema",
     "manifest_json_bytes",
@@ -103,11 +116,15 @@ __all__ = [
     "missing_file_problems",
     "normalise_manifest",
     "parse_manifest_bytes",
+    "parse_range",
     "parse_signature",
+    "parse_version",
     "permissions_glossary",
     "read_manifest_dir",
     "reference_problems",
     "referenced_files",
+    "satisfies",
     "slots_glossary",
+    "studio_range",
     "verify_digest_signature",
 ]

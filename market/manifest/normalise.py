@@ -20,6 +20,7 @@ from market.manifest.limits import MAX_SCHEMA_ERRORS, MAX_WARNINGS, check_value
 from market.manifest.normalise_identity import IdentitySections
 from market.manifest.normalise_routes import RouteSections
 from market.manifest.normalise_trust import TrustSections
+from market.manifest.normalise_versions import VersionSections
 from market.manifest.problems import ProblemList, schema_problems
 from market.manifest.registry import TOP_LEVEL_KEYS
 from market.manifest.schema import schema_validator
@@ -62,7 +63,7 @@ class Manifest:
         return manifest_sha256(self.data)
 
 
-class Normaliser(IdentitySections, RouteSections, TrustSections):
+class Normaliser(IdentitySections, RouteSections, TrustSections, VersionSections):
     """Builds the normalised manifest from a raw one, collecting problems as it goes.
 
     Values of the wrong type are skipped here: the schema already reports them.
@@ -81,6 +82,8 @@ class Normaliser(IdentitySections, RouteSections, TrustSections):
         self._hooks()
         self._diagnostics()
         self._trust()
+        self._compatibility()
+        self._dependencies()
         if isinstance(raw.get("content"), dict):
             self._content(raw["content"])
         self._unknown_keys(raw, TOP_LEVEL_KEYS, "")

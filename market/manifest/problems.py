@@ -34,6 +34,8 @@ _FIELD_CODES = {
     "hooks": "unknown_hook",
     "trust": "invalid_trust",
     "content": "invalid_content",
+    "compatibility": "invalid_range",
+    "dependencies": "invalid_dependency",
 }
 _TYPE_NAMES = {
     "string": "a string",

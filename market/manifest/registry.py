@@ -104,6 +104,7 @@ PERMISSIONS_DOC = "docs/manifest.md#permission-registry"
 HOOKS_DOC = "docs/manifest.md#hooks"
 SLOTS_DOC = "docs/manifest.md#panel-slots"
 VERIFIED_DOC = "docs/manifest.md#how-a-bundle-becomes-verified"
+RANGES_DOC = "docs/manifest.md#version-ranges"
 
 # Methods an extension route may serve. CONNECT and TRACE are left out on purpose:
 # they are proxy/diagnostic verbs no extension endpoint should answer.
@@ -130,6 +131,8 @@ TOP_LEVEL_KEYS = frozenset(
         "diagnostics",
         "trust",
         "content",
+        "compatibility",
+        "dependencies",
     }
 )
 PERMISSION_KEYS = frozenset({"scope", "description", "optional"})
@@ -144,3 +147,6 @@ TRUST_KEYS = frozenset(
     {"level", "signed_by", "signature", "signature_type", "reason", "verified_at"}
 )
 CONTENT_KEYS = frozenset({"sha256", "files", "bytes"})
+COMPATIBILITY_KEYS = frozenset({"studio"})
+# How many other extensions one may depend on (each is a lookup at install).
+MAX_DEPENDENCIES = 64

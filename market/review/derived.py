@@ -18,7 +18,7 @@ import semver
 from django.db import transaction
 
 from market import revision
-from market.manifest import capabilities
+from market.manifest import capabilities, studio_range
 from market.models import CatalogEntry
 from market.review.locking import lock_extension
 from market.selectors import catalog_card, catalog_listing
@@ -43,6 +43,7 @@ def derived_columns(entry: CatalogEntry) -> dict[str, Any]:
         "permission_index": _index(list(caps.get("permissions", []))),
         "hook_index": _index(list(caps.get("hooks", []))),
         "card": catalog_card(data),
+        "studio_range": studio_range(data),
     }
 
 
