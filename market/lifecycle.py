@@ -177,6 +177,13 @@ def record_error(
 _RECORDED = "_market_lifecycle_recorded"
 
 
+def record_rolled_back(exc: BaseException) -> None:
+    """``exc`` was stored inside an outer transaction that then rolled back (a
+    multi-extension plan): let the next enclosing :func:`recording` store it again."""
+    with suppress(AttributeError):
+        setattr(exc, _RECORDED, False)
+
+
 @dataclass
 class Recording:
     """The action being recorded; set ``ext_id`` once it is known (e.g. from the

@@ -22,12 +22,12 @@ from collections.abc import Callable
 from django.core.cache import cache
 
 from market import hooks_catalog
-from market.manifest import TRUST_LEVELS, permissions_glossary
+from market.manifest import TRUST_LEVELS, permissions_glossary, satisfies
 from market.revision import Revision
 
 # Bump when the shape of ``list`` changes, so no client keeps a body of the old shape
 # on a 304 after an upgrade.
-LIST_FORMAT = "2"
+LIST_FORMAT = "3"
 KEY_PREFIX = "market:list"
 BODY_TIMEOUT = 24 * 3600  # bodies of older revisions are never read again
 BUILD_LOCK_TIMEOUT = 60
@@ -54,6 +54,24 @@ def reader_variant(*, show_actor: bool) -> str:
     """What in the body depends on who asks: installers' names are for logged-in
     readers only."""
     return "a" if show_actor else "p"
+
+
+def studio_variant(
+    rev: Revision, studio: str | None, load_ranges: Callable[[], list[str]]
+) -> str:
+    """What in the body depends on the Studio's version: which of the catalogue's
+    compatibility ranges hold it. Versions that fall the same way share one body and
+    one ETag, so a cache entry per Studio release is never needed; no version sent
+    is a variant of its own (the body leaves ``compatible`` out)."""
+    if studio is None:
+        return ""
+    key = f"{KEY_PREFIX}:ranges:{rev.tag}"
+    ranges = cache.get(key)
+    if ranges is None:
+        ranges = load_ranges()
+        cache.set(key, ranges, timeout=BODY_TIMEOUT)
+    bits = "".join("1" if satisfies(studio, text) else "0" for text in ranges)
+    return ".s" + hashlib.sha256(bits.encode()).hexdigest()[:12]
 
 
 def etag(rev: Revision, variant: str) -> str:

@@ -17,6 +17,7 @@ from market.manifest import (
     dependency_ranges,
     manifest_summary,
     permissions_glossary,
+    satisfies,
     slots_glossary,
     studio_range,
 )
@@ -204,27 +205,70 @@ def _summary_with_trust(data: dict[str, Any], level: str) -> dict[str, Any]:
     return summary
 
 
-def listings_joined(rows: list[tuple[int, str]]) -> str:
+def listings_joined(
+    rows: list[tuple[int, str]], compatible: dict[int, bool] | None = None
+) -> str:
     """The stored listings of ``(pk, listing)`` rows, joined by commas, in row order.
 
     An approved row without a stored listing (made outside the review services) is
-    encoded here instead, in one more query for all of them.
+    encoded here instead, in one more query for all of them. ``compatible`` (from
+    :func:`compatible_marks`) adds each row's ``compatible`` member to its text.
     """
     missing = [pk for pk, listing in rows if not listing]
     encoded = {}
     if missing:
         for entry in CatalogEntry.objects.filter(pk__in=missing).only(*CARD_FIELDS):
             encoded[entry.pk] = catalog_listing(entry)
-    return ",".join(listing or encoded[pk] for pk, listing in rows)
+    texts = ((pk, listing or encoded[pk]) for pk, listing in rows)
+    if compatible is None:
+        return ",".join(text for _, text in texts)
+    # A listing is one JSON object: the member goes before its closing brace.
+    return ",".join(
+        text[:-1]
+        + (',"compatible":true}' if compatible[pk] else ',"compatible":false}')
+        for pk, text in texts
+    )
 
 
-def market_snapshot_json(*, show_actor: bool = True) -> bytes:
+def is_compatible(studio: str, studio_range: str) -> bool:
+    """Whether a version with ``studio_range`` ("" for none) runs on ``studio``."""
+    return not studio_range or satisfies(studio, studio_range)
+
+
+def compatible_marks(
+    rows: list[tuple[int, str]], studio: str | None
+) -> dict[int, bool] | None:
+    """``{pk: compatible}`` of ``(pk, studio_range)`` rows; None without a version."""
+    if studio is None:
+        return None
+    return {pk: is_compatible(studio, text) for pk, text in rows}
+
+
+def catalog_studio_ranges() -> list[str]:
+    """The distinct compatibility ranges of the listed catalogue, sorted."""
+    return sorted(
+        set(
+            catalog_queryset()
+            .exclude(studio_range="")
+            .values_list("studio_range", flat=True)
+        )
+    )
+
+
+def market_snapshot_json(
+    *, show_actor: bool = True, studio: str | None = None
+) -> bytes:
     """The spec's ``list`` payload as JSON bytes, in at most three queries.
 
     Catalogue entries are the ``listing`` text stored at approval; an approved row
-    without one (made outside the review services) is encoded here instead.
+    without one (made outside the review services) is encoded here instead. With a
+    Studio version, each is marked ``compatible``.
     """
-    catalog = listings_joined(list(catalog_queryset().values_list("pk", "listing")))
+    rows = list(catalog_queryset().values_list("pk", "listing", "studio_range"))
+    catalog = listings_joined(
+        [(pk, listing) for pk, listing, _ in rows],
+        compatible_marks([(pk, text) for pk, _, text in rows], studio),
+    )
     latest = latest_versions()
     rest = encode(
         {

@@ -64,6 +64,26 @@ class ManifestSummarySerializer(serializers.Serializer):
     capabilities = CapabilitiesSerializer()
 
 
+class CompatibilitySerializer(serializers.Serializer):
+    studio = serializers.CharField(
+        required=False,
+        help_text="The Studio versions this version runs on, as a SemVer range.",
+    )
+
+
+COMPATIBLE_HELP = (
+    "Whether this version runs on the Studio version sent in X-Studio-Version; "
+    "left out when no version was sent."
+)
+
+
+def dependencies_field() -> serializers.DictField:
+    return serializers.DictField(
+        child=serializers.CharField(),
+        help_text="Extension id -> SemVer range of the versions this one needs.",
+    )
+
+
 class CatalogItemSerializer(serializers.Serializer):
     id = serializers.CharField()
     version = serializers.CharField()
@@ -76,7 +96,24 @@ class CatalogItemSerializer(serializers.Serializer):
     manifest_summary = ManifestSummarySerializer()
     permissions = serializers.ListField(child=serializers.DictField())
     hooks = serializers.ListField(child=serializers.CharField())
+    compatibility = CompatibilitySerializer()
+    dependencies = dependencies_field()
+    compatible = serializers.BooleanField(required=False, help_text=COMPATIBLE_HELP)
     approved_at = serializers.DateTimeField(allow_null=True)
+
+
+class CatalogVersionSerializer(serializers.Serializer):
+    version = serializers.CharField()
+    trust = serializers.ChoiceField(choices=TRUST_LEVELS)
+    sha256 = serializers.CharField()
+    approved_at = serializers.DateTimeField(allow_null=True)
+    compatibility = CompatibilitySerializer()
+    dependencies = dependencies_field()
+    compatible = serializers.BooleanField(required=False, help_text=COMPATIBLE_HELP)
+
+
+class CatalogDetailItemSerializer(CatalogItemSerializer):
+    versions = CatalogVersionSerializer(many=True)
 
 
 class InstalledItemSerializer(serializers.Serializer):
@@ -113,11 +150,22 @@ class ListResponseSerializer(serializers.Serializer):
 class InstallResponseSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     installed = InstalledItemSerializer()
+    dependencies_installed = InstalledItemSerializer(
+        many=True,
+        required=False,
+        help_text="With with_dependencies: the dependencies installed first, in "
+        "install order.",
+    )
 
 
 class UninstallResponseSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     id = serializers.CharField()
+    dependents_removed = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="With cascade: the dependents uninstalled first, in order.",
+    )
 
 
 class LastErrorSerializer(serializers.Serializer):
@@ -137,7 +185,7 @@ class HealthResponseSerializer(serializers.Serializer):
 
 class CatalogDetailResponseSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
-    entry = CatalogItemSerializer()
+    entry = CatalogDetailItemSerializer()
 
 
 class KeysResponseSerializer(serializers.Serializer):

@@ -78,6 +78,13 @@ class InstallRequestSerializer(serializers.Serializer):
     )
     reinstall = serializers.BooleanField(required=False, default=False)
     allow_downgrade = serializers.BooleanField(required=False, default=False)
+    with_dependencies = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also install every missing (or out-of-range) dependency from the "
+        "catalogue, dependencies first, all or nothing. Without it, such an install "
+        "is refused missing_dependency.",
+    )
     trust = serializers.ChoiceField(
         choices=TRUST_LEVELS,
         required=False,
@@ -119,6 +126,14 @@ class UninstallRequestSerializer(serializers.Serializer):
         required=False,
         max_length=200,
         help_text="Alias of 'id', as the reference server accepted it.",
+    )
+
+    cascade = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="Also uninstall every installed extension that depends on this one "
+        "(dependents first). Without it, such an uninstall is refused "
+        "dependency_in_use.",
     )
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:

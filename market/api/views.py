@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 from market import list_cache, review, revision, selectors, services, signing
 from market.api import openapi as o
 from market.api import serializers as s
+from market.api import studio
 from market.api.pagination import KeysetPagination, WholeUnlessPagedPagination
 from market.api.parsers import BoundedFormParser, BoundedJSONParser
 from market.api.permissions import HasModelPermission
@@ -29,7 +30,7 @@ from market.api.uploads import UploadLimitMixin
 from market.clock import iso
 from market.conf import market_conf
 from market.errors import InvalidRequestError, TooManyPendingError
-from market.manifest import TRUST_LEVELS, load_schema
+from market.manifest import TRUST_LEVELS, dependency_ranges, load_schema
 from market.models import (
     CatalogEntry,
     InstalledExtension,
@@ -43,11 +44,19 @@ ACCEPTS_GZIP = re.compile(r"\bgzip\b")  # as Django's GZipMiddleware reads it
 class MarketListView(APIView):
     """Catalogue snapshot, installed state, permission glossary and hook catalogue."""
 
-    @extend_schema(responses={200: o.ListResponseSerializer, **o.errors(401, 403)})
+    @extend_schema(
+        parameters=[studio.PARAMETER],
+        responses={200: o.ListResponseSerializer, **o.errors(400, 401, 403)},
+    )
     def get(self, request: Request) -> Any:
         show_actor = request.user.is_authenticated
-        variant = list_cache.reader_variant(show_actor=show_actor)
-        rev = revision.current()  # the only query of a 304
+        studio_version = studio.studio_version(request)
+        rev = revision.current()  # the only query of a 304 (and the ranges, cached)
+        variant = list_cache.reader_variant(
+            show_actor=show_actor
+        ) + list_cache.studio_variant(
+            rev, studio_version, selectors.catalog_studio_ranges
+        )
         etag = list_cache.etag(rev, variant)
         if list_cache.etag_matches(request.headers.get("If-None-Match", ""), etag):
             response: HttpResponse = HttpResponseNotModified()
@@ -55,7 +64,9 @@ class MarketListView(APIView):
             body = list_cache.compressed_body(
                 rev,
                 variant,
-                lambda: selectors.market_snapshot_json(show_actor=show_actor),
+                lambda: selectors.market_snapshot_json(
+                    show_actor=show_actor, studio=studio_version
+                ),
             )
             if ACCEPTS_GZIP.search(request.headers.get("Accept-Encoding", "")):
                 response = HttpResponse(body, content_type="application/json")
@@ -66,8 +77,12 @@ class MarketListView(APIView):
                 )
         response["ETag"] = etag
         response["Cache-Control"] = "no-cache"
-        # Who is asking changes the body (installers' names are for logged-in readers).
-        patch_vary_headers(response, ("Accept-Encoding", "Authorization", "Cookie"))
+        # Who is asking changes the body (installers' names are for logged-in readers,
+        # compatible for the Studio version sent).
+        patch_vary_headers(
+            response,
+            ("Accept-Encoding", "Authorization", "Cookie", studio.HEADER),
+        )
         return response
 
 
@@ -89,6 +104,7 @@ class InstallView(UploadLimitMixin, APIView):
     parser_classes = (BoundedJSONParser, MultiPartParser, BoundedFormParser)
 
     @extend_schema(
+        parameters=[studio.PARAMETER],
         request={
             "application/json": s.InstallRequestSerializer,
             "multipart/form-data": s.InstallRequestSerializer,
@@ -106,7 +122,7 @@ class InstallView(UploadLimitMixin, APIView):
         serializer = s.InstallRequestSerializer(data=data, context={"has_file": upload})
         serializer.is_valid(raise_exception=True)
         opts = serializer.validated_data
-        row = services.extension_install_from(
+        result = services.extension_install_planned(
             upload=upload,
             package=opts.get("package"),
             ext_id=opts.get("id"),
@@ -115,8 +131,18 @@ class InstallView(UploadLimitMixin, APIView):
             reinstall=opts["reinstall"],
             allow_downgrade=opts["allow_downgrade"],
             trust=opts.get("trust"),
+            studio=studio.studio_version(request),
+            with_dependencies=opts["with_dependencies"],
         )
-        return Response({"ok": True, "installed": selectors.installed_payload(row)})
+        body: dict[str, Any] = {
+            "ok": True,
+            "installed": selectors.installed_payload(result.row),
+        }
+        if opts["with_dependencies"]:
+            body["dependencies_installed"] = [
+                selectors.installed_payload(row) for row in result.dependencies
+            ]
+        return Response(body)
 
 
 class UninstallView(APIView):
@@ -133,10 +159,14 @@ class UninstallView(APIView):
     def post(self, request: Request) -> Response:
         serializer = s.UninstallRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ext_id = services.extension_uninstall(
-            ext_id=serializer.validated_data["id"], actor=request.user
+        cascade = serializer.validated_data["cascade"]
+        ext_id, dependents = services.extension_uninstall_planned(
+            ext_id=serializer.validated_data["id"], actor=request.user, cascade=cascade
         )
-        return Response({"ok": True, "id": ext_id})
+        body: dict[str, Any] = {"ok": True, "id": ext_id}
+        if cascade:
+            body["dependents_removed"] = dependents
+        return Response(body)
 
 
 class KeysView(APIView):
@@ -169,6 +199,7 @@ class ManifestSchemaView(APIView):
             OpenApiParameter("trust", str, enum=list(TRUST_LEVELS)),
             OpenApiParameter("permission", str, description="A declared scope."),
             OpenApiParameter("hook", str, description="A declared hook name."),
+            studio.PARAMETER,
         ],
         responses={
             200: s.CatalogEntrySerializer(many=True),
@@ -204,10 +235,18 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
         # Items are the catalogue JSON stored at approval, joined as they are: a page
         # costs one query, builds no model instances and encodes nothing per entry
         # (the same shape the serializer declares for the schema).
-        rows = self.get_queryset().values("pk", "extension_id", "listing")
+        studio_version = studio.studio_version(request)
+        rows = self.get_queryset().values(
+            "pk", "extension_id", "listing", "studio_range"
+        )
         page = self.paginate_queryset(rows)
         assert page is not None and self.paginator is not None
-        items = selectors.listings_joined([(r["pk"], r["listing"]) for r in page])
+        items = selectors.listings_joined(
+            [(r["pk"], r["listing"]) for r in page],
+            selectors.compatible_marks(
+                [(r["pk"], r["studio_range"]) for r in page], studio_version
+            ),
+        )
         links = selectors.encode(
             {
                 "next": self.paginator.get_next_link(),
@@ -215,12 +254,19 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
             }
         )
         body = '{"ok":true,"items":[' + items + "]," + links[1:]
-        return HttpResponse(body.encode(), content_type="application/json")
+        response = HttpResponse(body.encode(), content_type="application/json")
+        patch_vary_headers(response, (studio.HEADER,))
+        return response
 
     @extend_schema(
-        responses={200: o.CatalogDetailResponseSerializer, **o.errors(401, 403, 404)}
+        parameters=[studio.PARAMETER],
+        responses={
+            200: o.CatalogDetailResponseSerializer,
+            **o.errors(400, 401, 403, 404),
+        },
     )
     def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        studio_version = studio.studio_version(request)
         entry = self.get_object()
         versions = CatalogEntry.objects.filter(
             extension_id=entry.extension_id, status=CatalogEntry.Status.APPROVED
@@ -232,10 +278,23 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
                 "trust": v.trust_level,
                 "sha256": v.package_sha256,
                 "approved_at": iso(v.reviewed_at),
+                "compatibility": {"studio": v.studio_range} if v.studio_range else {},
+                "dependencies": dependency_ranges(v.manifest),
+                **_compatibility(v, studio_version),
             }
             for v in versions
         ]
-        return Response({"ok": True, "entry": payload})
+        payload.update(_compatibility(entry, studio_version))
+        response = Response({"ok": True, "entry": payload})
+        patch_vary_headers(response, (studio.HEADER,))
+        return response
+
+
+def _compatibility(entry: CatalogEntry, studio_version: str | None) -> dict[str, Any]:
+    """A version's ``compatible`` member, when a Studio version was sent."""
+    if studio_version is None:
+        return {}
+    return {"compatible": selectors.is_compatible(studio_version, entry.studio_range)}
 
 
 @extend_schema_view(

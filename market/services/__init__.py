@@ -19,6 +19,12 @@ from market.services.common import (
     staging_dir,
 )
 from market.services.install import extension_install, extension_install_from
+from market.services.plan import (
+    InstallResult,
+    dependency_plan,
+    extension_install_planned,
+    extension_uninstall_planned,
+)
 from market.services.sources import (
     InstallSource,
     check_stored_bundle,
@@ -35,14 +41,18 @@ from market.services.uninstall import extension_uninstall
 __all__ = [
     "ROLES",
     "SIDECAR_NAME",
+    "InstallResult",
     "InstallSource",
     "archive_limits",
     "bundle_warnings",
     "check_stored_bundle",
+    "dependency_plan",
     "establish_trust",
     "extension_install",
     "extension_install_from",
+    "extension_install_planned",
     "extension_uninstall",
+    "extension_uninstall_planned",
     "extensions_dir",
     "local_package",
     "market_user_create",

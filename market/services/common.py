@@ -33,6 +33,7 @@ import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -98,7 +99,9 @@ def is_lock_timeout(exc: BaseException) -> bool:
     if not isinstance(exc, OperationalError):
         return False
     cause = exc.__cause__
-    if getattr(cause, "sqlstate", None) == "55P03":  # PostgreSQL lock_not_available
+    # PostgreSQL's lock_not_available, and deadlock_detected: two writers that
+    # lock several ids (a dependency plan, a cascade) in different orders.
+    if getattr(cause, "sqlstate", None) in ("55P03", "40P01"):
         return True
     return "database is locked" in str(exc)  # SQLite's busy timeout
 
@@ -154,6 +157,40 @@ class Swap:
             self.retired = True
 
 
+# The swaps of a multi-extension action (see :func:`swap_journal`), or None.
+_JOURNAL: ContextVar[list[Swap] | None] = ContextVar("market_swaps", default=None)
+
+
+@contextmanager
+def swap_journal() -> Iterator[list[Swap]]:
+    """Collect every swap that completes inside the block, in order.
+
+    A plan that installs (or uninstalls) several extensions in one outer
+    transaction undoes the collected swaps' renames if any later step fails
+    (:func:`undo_swaps`); their trash is only deleted once the outer transaction
+    commits.
+    """
+    token = _JOURNAL.set([])
+    try:
+        journal = _JOURNAL.get()
+        assert journal is not None
+        yield journal
+    finally:
+        _JOURNAL.reset(token)
+
+
+def undo_swaps(swaps: list[Swap]) -> None:
+    """Put back the folders of completed swaps, newest first; a folder staged for
+    an install that is undone is removed (it was never committed)."""
+    for swap in reversed(swaps):
+        staged = [src for src, _ in swap.moves.done if src != swap.target]
+        swap.moves.undo()
+        for folder in staged:
+            if folder.parent == swap.trash.parent and folder.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+    swaps.clear()
+
+
 @contextmanager
 def locked_swap(ext_id: str) -> Iterator[Swap]:
     """A transaction holding the id's slot lock, whose renames are undone on failure.
@@ -173,6 +210,9 @@ def locked_swap(ext_id: str) -> Iterator[Swap]:
             trash = swap.trash
             if swap.retired:
                 transaction.on_commit(lambda: delete_retired(trash))
+        journal = _JOURNAL.get()
+        if journal is not None:
+            journal.append(swap)
     except BaseException as exc:
         swap.moves.undo()
         if is_lock_timeout(exc):

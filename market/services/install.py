@@ -43,6 +43,7 @@ from market.services.common import (
     server_allowlist,
     staging_dir,
 )
+from market.services.requirements import check_compatible, require_dependencies
 from market.services.sources import (
     InstallSource,
     source_from_catalog,
@@ -91,10 +92,12 @@ def extension_install(
     reinstall: bool = False,
     allow_downgrade: bool = False,
     trust: str | None = None,
+    studio: str | None = None,
 ) -> InstalledExtension:
     """Install (or upgrade, reinstall, downgrade) the bundle at ``source``.
 
-    ``trust`` is what the request asked for (see :func:`establish_trust`).
+    ``trust`` is what the request asked for (see :func:`establish_trust`);
+    ``studio`` the Studio version the bundle must be compatible with, if known.
     """
     stage: Path | None = None
     with recording(LifecycleAction.INSTALL, actor=actor) as rec:
@@ -108,6 +111,7 @@ def extension_install(
                 durable=True,
             )
             ext_id = rec.ext_id = info.manifest.id
+            check_compatible(info.manifest.data, studio)
             entry = source.catalog_entry
             if entry is not None and info.sha256 != entry.package_sha256:
                 # What is installed from the catalogue is what was reviewed.
@@ -204,6 +208,7 @@ def _swap_in(
     with locked_swap(ext_id) as swap:
         existing = InstalledExtension.objects.filter(extension_id=ext_id).first()
         action_detail = _check_upgrade(existing, manifest, reinstall, allow_downgrade)
+        require_dependencies(manifest.data)
         if existing is None and swap.target.exists():
             raise AlreadyInstalledError(
                 f"extensions/{ext_id} exists but was not installed by the "

@@ -18,6 +18,7 @@ from market.services.common import (
     ID_RE,
     locked_swap,
 )
+from market.services.requirements import refuse_if_in_use
 
 
 def extension_uninstall(*, ext_id: Any, actor: Any = None) -> str:
@@ -41,6 +42,7 @@ def _swap_out(ext_id: str, actor: Any) -> None:
                 f"{ext_id} is not installed by the marketplace",
                 details={"id": ext_id},
             )
+        refuse_if_in_use(ext_id)
         swap.retire_current()
         lifecycle.fault_point("uninstall.moved")
         version, level, sha = row.version, row.trust_level, row.package_sha256
