@@ -46,12 +46,7 @@ class VersionSections(NormaliserBase):
         if not isinstance(raw, dict):
             return
         if len(raw) > MAX_DEPENDENCIES:
-            self.error(
-                "dependencies",
-                "too_many_dependencies",
-                f"an extension may name at most {MAX_DEPENDENCIES} dependencies",
-            )
-            return
+            return  # the schema's maxProperties reports it
         out: dict[str, str] = {}
         own_id = self.raw.get("id")
         for dep_id, spec in raw.items():

@@ -47,6 +47,13 @@ _TYPE_NAMES = {
     "null": "null",
 }
 _MAX_MESSAGE = 200
+_SIZE_KEYWORDS = {
+    "maxLength": "characters",
+    "minLength": "characters",
+    "maxItems": "items",
+    "minItems": "items",
+    "maxProperties": "entries",
+}
 
 
 def format_path(parts: Iterable[str | int]) -> str:
@@ -201,11 +208,11 @@ def _error_problems(error: ValidationError, parts: list[Any]) -> Iterator[Proble
             )
     elif error.validator == "pattern":
         message = f"{short(error.instance)} {pattern_rule(error.validator_value)}"
-    elif error.validator in ("maxLength", "minLength", "maxItems", "minItems"):
+    elif error.validator in _SIZE_KEYWORDS:
         # jsonschema quotes the whole value first, so the reason would be cut off.
         limit = error.validator_value
         bound = "at most" if error.validator.startswith("max") else "at least"
-        unit = "characters" if error.validator.endswith("Length") else "items"
+        unit = _SIZE_KEYWORDS[error.validator]
         message = f"{short(error.instance)} must have {bound} {limit} {unit}"
     else:
         message = error.message

@@ -75,12 +75,12 @@ class Interval:
         return True
 
     def is_empty(self) -> bool:
-        if self.low is None or self.high is None:
+        if self.high is None:
             return False
-        order = self.low.version.compare(self.high.version)
-        return order > 0 or (
-            order == 0 and not (self.low.inclusive and self.high.inclusive)
-        )
+        # Below 0.0.0 there are only pre-releases a plain bound never admits.
+        low = self.low or _Bound(semver.Version(0), True)
+        order = low.version.compare(self.high.version)
+        return order > 0 or (order == 0 and not (low.inclusive and self.high.inclusive))
 
 
 @dataclass(frozen=True)
