@@ -11,9 +11,10 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from market import review
+from market import review, selectors
 from market.errors import MarketError
 from market.forms import ReasonField
+from market.manifest import studio_range
 from market.models import (
     CatalogEntry,
     InstalledExtension,
@@ -138,6 +139,8 @@ class CatalogEntryAdmin(admin.ModelAdmin):
                 "warning_count": report.get(
                     "warning_count", len(report.get("warnings", []))
                 ),
+                "studio_range": studio_range(obj.manifest),
+                "dependencies": selectors.dependency_rows(obj.manifest),
             },
         )
 

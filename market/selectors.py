@@ -196,6 +196,25 @@ def installed_payload(
     }
 
 
+def dependency_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A manifest's dependencies as a reviewer reads them: each id and range, with
+    the newest approved catalogue version in range (None when nothing satisfies it,
+    or the id is not in the catalogue)."""
+    deps = dependency_ranges(data)
+    versions: dict[str, list[str]] = {}
+    rows = CatalogEntry.objects.filter(
+        extension_id__in=list(deps), status=CatalogEntry.Status.APPROVED
+    ).values_list("extension_id", "version")
+    for ext_id, version in rows:
+        versions.setdefault(ext_id, []).append(version)
+    out = []
+    for dep_id, text in deps.items():
+        found = [v for v in versions.get(dep_id, []) if satisfies(v, text)]
+        newest = max(found, key=semver.Version.parse) if found else None
+        out.append({"id": dep_id, "range": text, "satisfied_by": newest})
+    return out
+
+
 def _summary_with_trust(data: dict[str, Any], level: str) -> dict[str, Any]:
     summary = manifest_summary(data)
     # The level the marketplace established, not what the bundle claimed.

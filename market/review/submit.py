@@ -17,7 +17,7 @@ from django.db.models import Q
 from market import archive, sandbox
 from market.errors import ReviewError
 from market.lifecycle import record_error, record_event
-from market.manifest import Manifest, capabilities
+from market.manifest import Manifest, capabilities, dependency_ranges, studio_range
 from market.models import CatalogEntry, LifecycleAction
 from market.review.derived import latest_approved, rebuild_derived
 from market.services import (
@@ -47,6 +47,11 @@ def _surface(data: dict[str, Any]) -> dict[str, list[str]]:
         ],
         "hooks": list(caps.get("hooks", [])),
         "ui_panels": list(caps.get("ui_panels", [])),
+        # A changed range shows as the old one removed and the new one added.
+        "compatibility": [f"studio {text}" for text in [studio_range(data)] if text],
+        "dependencies": [
+            f"{dep_id} {text}" for dep_id, text in dependency_ranges(data).items()
+        ],
     }
 
 
