@@ -1,0 +1,92 @@
+"""Installs with dependencies racing cascaded uninstalls of what they depend on:
+whatever interleaves, no installed extension is left without a dependency in range,
+and rows, folders and sidecars agree."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+from django.db import connections
+from django.urls import reverse
+
+from market.manifest import dependency_ranges, satisfies
+from market.models import InstalledExtension
+from tests.publishing import publish
+
+pytestmark = pytest.mark.usefixtures("catalog_key")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_plans_and_cascades_racing_leave_a_consistent_set(
+    token_client, installer, flags_on, build_bundle, market_root
+):
+    publish(build_bundle, "race.base", "1.0.0")
+    publish(build_bundle, "race.mid", "1.0.0", deps={"race.base": "1.x"})
+    publish(build_bundle, "race.top", "1.0.0", deps={"race.mid": "^1"})
+    publish(build_bundle, "race.side", "1.0.0", deps={"race.base": ">=1"})
+    clients = [token_client(installer) for _ in range(8)]
+    barrier = threading.Barrier(8)
+    statuses: list[int] = []
+    errors: list[str] = []
+    crashes: list[BaseException] = []
+
+    def worker(n: int) -> None:
+        client = clients[n]
+        client.raise_request_exception = False
+        try:
+            barrier.wait(timeout=30)
+            for i in range(4):
+                kind = (n + i) % 4
+                if kind == 0:
+                    r = client.post(
+                        reverse("market-api:uninstall"),
+                        {"id": "race.base", "cascade": True},
+                        format="json",
+                    )
+                elif kind == 1:
+                    r = client.post(
+                        reverse("market-api:uninstall"),
+                        {"id": "race.mid"},
+                        format="json",
+                    )
+                else:
+                    target = "race.top" if kind == 2 else "race.side"
+                    r = client.post(
+                        reverse("market-api:install"),
+                        {"id": target, "with_dependencies": True, "reinstall": True},
+                        format="json",
+                    )
+                statuses.append(r.status_code)
+                if r.status_code >= 500:
+                    errors.append(r.content.decode())
+        except BaseException as exc:  # surfaced by the assertion below
+            crashes.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not crashes
+    assert not errors
+    assert len(statuses) == 32
+    assert set(statuses) <= {200, 404, 409}, statuses
+    assert statuses.count(200) >= 4
+
+    rows = {r.extension_id: r for r in InstalledExtension.objects.all()}
+    for row in rows.values():
+        for dep_id, text in dependency_ranges(row.manifest).items():
+            assert dep_id in rows, (row.extension_id, dep_id)
+            assert satisfies(rows[dep_id].version, text)
+    folder = market_root / "extensions"
+    on_disk = {
+        f.name: json.loads((f / ".market.json").read_text())["version"]
+        for f in (folder.iterdir() if folder.exists() else ())
+    }
+    assert on_disk == {ext_id: row.version for ext_id, row in rows.items()}
+    staging = market_root / "staging"
+    assert not [p for p in staging.iterdir() if p.name.startswith("install-")]
