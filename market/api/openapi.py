@@ -7,7 +7,7 @@ what the selectors and views return, and the one error payload every endpoint sh
 from __future__ import annotations
 
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.utils import OpenApiResponse
+from drf_spectacular.utils import OpenApiResponse, extend_schema_field
 from rest_framework import serializers
 from rest_framework.permissions import SAFE_METHODS
 
@@ -224,6 +224,117 @@ class TransferResponseSerializer(serializers.Serializer):
     id = serializers.CharField()
     owner = serializers.CharField()
     previous_owner = serializers.CharField(allow_null=True)
+
+
+def _object(title: str, properties: dict, description: str = "") -> dict:
+    return {
+        "type": "object",
+        "title": title,
+        "description": description,
+        "properties": properties,
+        "required": sorted(properties),
+    }
+
+
+_STR = {"type": "string"}
+_STRINGS = {"type": "array", "items": _STR}
+_NULLABLE_STR = {"type": "string", "nullable": True}
+
+INCOMPATIBLE_DETAILS = _object(
+    "IncompatibleDetails",
+    {
+        "id": _STR,
+        "version": _NULLABLE_STR,
+        "studio_version": _STR,
+        "compatibility": {
+            "type": "object",
+            "properties": {"studio": _STR},
+        },
+    },
+    "incompatible: the extension's version, the Studio's, and the range.",
+)
+MISSING_DEPENDENCY_DETAILS = _object(
+    "MissingDependencyDetails",
+    {
+        "id": _STR,
+        "missing": {
+            "type": "array",
+            "items": _object(
+                "DependencyNeed",
+                {
+                    "id": _STR,
+                    "range": _STR,
+                    "required_by": _STR,
+                    "installed": _NULLABLE_STR,
+                    "satisfying": _STRINGS,
+                },
+                "A dependency not installed in range; satisfying: the approved "
+                "catalogue versions in range, newest first (at most 10).",
+            ),
+        },
+    },
+    "missing_dependency: every dependency to install first.",
+)
+DEPENDENCY_CYCLE_DETAILS = _object(
+    "DependencyCycleDetails",
+    {"id": _STR, "cycle": _STRINGS},
+    "dependency_cycle: the ids around the cycle, in order.",
+)
+DEPENDENCY_IN_USE_DETAILS = _object(
+    "DependencyInUseDetails",
+    {
+        "id": _STR,
+        "dependents": {
+            "type": "array",
+            "items": _object("Dependent", {"id": _STR, "version": _STR, "range": _STR}),
+        },
+    },
+    "dependency_in_use: the installed extensions that depend on it.",
+)
+OTHER_DETAILS = {
+    "type": "object",
+    "title": "OtherDetails",
+    "description": "The other codes' details: keys depend on the code (docs/api.md).",
+}
+
+
+def _conflict_error(name: str, codes: str, details: list[dict]) -> type:
+    """An error payload whose details are one of ``details`` (by error code), or
+    another code's."""
+    field = extend_schema_field({"anyOf": [*details, OTHER_DETAILS]})(
+        type(f"{name}DetailsField", (serializers.JSONField,), {})
+    )
+    body = type(
+        f"{name}BodySerializer",
+        (serializers.Serializer,),
+        {
+            "code": serializers.CharField(help_text=codes),
+            "message": serializers.CharField(),
+            "details": field(),
+        },
+    )
+    return type(
+        f"{name}Serializer",
+        (serializers.Serializer,),
+        {"ok": serializers.BooleanField(default=False), "error": body()},
+    )
+
+
+InstallConflictSerializer = _conflict_error(
+    "InstallConflict",
+    "already_installed, downgrade_refused, install_in_progress, incompatible, "
+    "missing_dependency or dependency_cycle.",
+    [INCOMPATIBLE_DETAILS, MISSING_DEPENDENCY_DETAILS, DEPENDENCY_CYCLE_DETAILS],
+)
+UninstallConflictSerializer = _conflict_error(
+    "UninstallConflict",
+    "dependency_in_use or install_in_progress.",
+    [DEPENDENCY_IN_USE_DETAILS],
+)
+
+
+def conflict(serializer: type) -> dict[int, OpenApiResponse]:
+    return {409: OpenApiResponse(serializer, description="Refused: a conflict.")}
 
 
 def errors(*statuses: int) -> dict[int, OpenApiResponse]:

@@ -111,7 +111,8 @@ class InstallView(UploadLimitMixin, APIView):
         },
         responses={
             200: o.InstallResponseSerializer,
-            **o.errors(400, 401, 403, 404, 409, 413, 422, 429),
+            **o.errors(400, 401, 403, 404, 413, 422, 429),
+            **o.conflict(o.InstallConflictSerializer),
         },
     )
     def post(self, request: Request) -> Response:
@@ -153,7 +154,8 @@ class UninstallView(APIView):
         request=s.UninstallRequestSerializer,
         responses={
             200: o.UninstallResponseSerializer,
-            **o.errors(400, 401, 403, 404, 409),
+            **o.errors(400, 401, 403, 404),
+            **o.conflict(o.UninstallConflictSerializer),
         },
     )
     def post(self, request: Request) -> Response:
