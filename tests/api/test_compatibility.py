@@ -244,3 +244,34 @@ def test_catalog_pages_mark_without_extra_queries(
     with django_assert_max_num_queries(3):
         response = api.get(url, HTTP_X_STUDIO_VERSION="1.6.0")
     assert len(response.json()["items"]) == 3
+
+
+def test_the_migration_fills_ranges_cards_and_listings(db, build_bundle):
+    """Entries stored before compatibility existed get what a rebuild would write."""
+    import importlib
+
+    from django.apps import apps
+
+    from market import revision, selectors
+    from market.models import CatalogEntry
+    from market.review.derived import derived_columns
+
+    migration = importlib.import_module("market.migrations.0009_deps")
+    entry = publish(
+        build_bundle, "old.entry", "1.0.0", studio="^1.4", deps={"dep.base": "1.x"}
+    )
+    listing = json.loads(entry.listing)
+    card = dict(entry.card)
+    for stale in (listing, card):
+        del stale["compatibility"], stale["dependencies"]
+    CatalogEntry.objects.filter(pk=entry.pk).update(
+        studio_range="", card=card, listing=json.dumps(listing)
+    )
+    before = revision.current().number
+    migration.fill_versions(apps, None)
+    stored = CatalogEntry.objects.get(pk=entry.pk)
+    assert stored.studio_range == "^1.4"
+    assert stored.card == derived_columns(stored)["card"]
+    assert json.loads(stored.listing) == json.loads(selectors.catalog_listing(stored))
+    assert json.loads(stored.listing)["dependencies"] == {"dep.base": "1.x"}
+    assert revision.current().number == before + 1
