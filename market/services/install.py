@@ -43,7 +43,7 @@ from market.services.common import (
     server_allowlist,
     staging_dir,
 )
-from market.services.requirements import check_compatible, require_dependencies
+from market.services.requirements import check_compatible, check_dependencies
 from market.services.sources import (
     InstallSource,
     source_from_catalog,
@@ -208,7 +208,7 @@ def _swap_in(
     with locked_swap(ext_id) as swap:
         existing = InstalledExtension.objects.filter(extension_id=ext_id).first()
         action_detail = _check_upgrade(existing, manifest, reinstall, allow_downgrade)
-        require_dependencies(manifest.data)
+        check_dependencies(manifest.data)
         if existing is None and swap.target.exists():
             raise AlreadyInstalledError(
                 f"extensions/{ext_id} exists but was not installed by the "

@@ -49,6 +49,7 @@ from market.services.requirements import (
     missing_error,
     missing_item,
     newest_compatible,
+    planned,
     satisfying,
 )
 from market.services.sources import (
@@ -278,7 +279,8 @@ def _run_plan(
     options: _Options,
 ) -> InstallResult:
     studio = options.studio
-    with swap_journal() as swaps:
+    installs = {str(data["id"]), *(step.entry.extension_id for step in plan.steps)}
+    with swap_journal() as swaps, planned(installs):
         try:
             with transaction.atomic():
                 for ext_id in sorted(plan.ids):

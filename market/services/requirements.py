@@ -1,13 +1,16 @@
 """What an install or uninstall requires of the others: compatibility, dependencies.
 
 The checks here run under the slot locks of the lifecycle services, so they see
-every install and uninstall that committed before: :func:`require_dependencies`
+every install and uninstall that committed before: :func:`check_dependencies`
 inside an install's swap (each dependency's slot locked, so it cannot be
 uninstalled meanwhile), :func:`refuse_if_in_use` inside an uninstall's swap.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import semver
@@ -23,6 +26,20 @@ from market.services.common import lock_slot
 
 # How many satisfying catalogue versions a refusal lists per dependency.
 MAX_LISTED_VERSIONS = 10
+
+# The ids a running dependency plan installs anew: their installed versions' ranges
+# do not hold back the plan's other installs (each new version is checked itself).
+_PLANNED: ContextVar[frozenset[str]] = ContextVar("market_planned", default=frozenset())
+
+
+@contextmanager
+def planned(ids: Iterable[str]) -> Iterator[None]:
+    """Run a plan that installs ``ids`` (see :data:`_PLANNED`)."""
+    token = _PLANNED.set(frozenset(ids))
+    try:
+        yield
+    finally:
+        _PLANNED.reset(token)
 
 
 def check_compatible(data: dict[str, Any], studio: str | None) -> None:
@@ -118,12 +135,17 @@ def missing_error(root: str, missing: list[dict[str, Any]]) -> MissingDependency
     )
 
 
-def require_dependencies(data: dict[str, Any]) -> None:
-    """Refuse (``missing_dependency``) unless every dependency of the manifest is
-    installed at a version in its range. Call with the installing id's slot locked:
-    each dependency's slot is locked too, so none goes while this install commits."""
+def check_dependencies(data: dict[str, Any]) -> None:
+    """Refuse an install that would leave a dependency unmet, on either side.
+
+    ``missing_dependency`` unless every dependency of the manifest is installed at a
+    version in range; ``dependency_in_use`` when installed extensions depend on this
+    one and the new version is outside their range (an upgrade or downgrade that
+    would break them). Call with the installing id's slot locked: each dependency's
+    slot is locked too, so none goes while this install commits.
+    """
+    ext_id, version = str(data["id"]), str(data["version"])
     deps = dependency_ranges(data)
-    missing = []
     for dep_id in sorted(deps):
         lock_slot(dep_id)
     rows = dict(
@@ -131,12 +153,26 @@ def require_dependencies(data: dict[str, Any]) -> None:
             "extension_id", "version"
         )
     )
+    missing = []
     for dep_id, text in deps.items():
-        version = rows.get(dep_id)
-        if version is None or not satisfies(version, text):
-            missing.append(missing_item(dep_id, text, str(data["id"]), version, None))
+        installed = rows.get(dep_id)
+        if installed is None or not satisfies(installed, text):
+            missing.append(missing_item(dep_id, text, ext_id, installed, None))
     if missing:
-        raise missing_error(str(data["id"]), missing)
+        raise missing_error(ext_id, missing)
+    replaced = _PLANNED.get()
+    broken = [
+        d
+        for d in dependents_of(ext_id)
+        if d["id"] not in replaced and not satisfies(version, d["range"])
+    ]
+    if broken:
+        names = ", ".join(f"{d['id']} ({d['range']})" for d in broken[:5])
+        raise DependencyInUseError(
+            f"{ext_id} {version} is outside the range that {names} need; "
+            "uninstall or upgrade them first",
+            details={"id": ext_id, "version": version, "dependents": broken},
+        )
 
 
 def dependents_of(ext_id: str) -> list[dict[str, Any]]:

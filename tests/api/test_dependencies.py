@@ -352,3 +352,36 @@ def test_a_leaf_uninstalls_without_cascade(api, chain):
     )
     assert response.json() == {"ok": True, "id": "dep.mid", "dependents_removed": []}
     assert installed() == {"dep.base": "1.5.0"}
+
+
+def test_an_upgrade_that_would_break_a_dependent_is_refused(api, chain, market_root):
+    assert install(api, "dep.mid", with_dependencies=True).status_code == 200
+    response = install(api, "dep.base", "2.0.0")
+    assert response.status_code == 409
+    assert response.json()["error"] == {
+        "code": "dependency_in_use",
+        "message": "dep.base 2.0.0 is outside the range that dep.mid (^1.2) need; "
+        "uninstall or upgrade them first",
+        "details": {
+            "id": "dep.base",
+            "version": "2.0.0",
+            "dependents": [{"id": "dep.mid", "version": "1.0.0", "range": "^1.2"}],
+        },
+    }
+    assert disk(market_root) == installed() == {"dep.base": "1.5.0", "dep.mid": "1.0.0"}
+    # A version the dependents accept goes through.
+    assert install(api, "dep.base", "1.5.0", reinstall=True).status_code == 200
+
+
+def test_an_upgrade_brings_the_newer_dependency_it_needs(api, chain, build_bundle):
+    publish(build_bundle, "dep.app", "1.0.0", deps={"dep.base": "1.x"})
+    publish(build_bundle, "dep.app", "2.0.0", deps={"dep.base": "^2"})
+    assert install(api, "dep.app", "1.0.0", with_dependencies=True).status_code == 200
+    assert installed() == {"dep.app": "1.0.0", "dep.base": "1.5.0"}
+    refused = install(api, "dep.app")
+    assert refused.status_code == 409
+    [item] = refused.json()["error"]["details"]["missing"]
+    assert (item["installed"], item["satisfying"]) == ("1.5.0", ["2.0.0"])
+    response = install(api, "dep.app", with_dependencies=True)
+    assert response.status_code == 200, response.json()
+    assert installed() == {"dep.app": "2.0.0", "dep.base": "2.0.0"}
