@@ -109,7 +109,9 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         if request.method not in ("GET", "HEAD"):
             # Refused by the stock view: nothing here is edited.
             return super().change_view(request, object_id, form_url, extra_context)
-        if not self.has_view_permission(request):
+        if not (
+            self.has_view_permission(request) or self.has_review_permission(request)
+        ):
             raise PermissionDenied
         return review_views.review_page(request, object_id)
 
