@@ -94,7 +94,8 @@ def _scopes(text: Any) -> list[str]:
 
 def new_permissions_cell(entry: CatalogEntry) -> str:
     """New scopes since the last approved version; every scope of a first one."""
-    first = not getattr(entry, "previous_version", None)
+    # SQLite extracts a JSON null as the text "null", PostgreSQL as NULL.
+    first = getattr(entry, "previous_version", None) in (None, "", "null")
     scopes = (
         entry.permission_index.split()
         if first

@@ -116,7 +116,10 @@ def test_a_first_version_lists_all_its_permissions_and_unscanned_entries_say_so(
     boss_client,
 ):
     (entry,) = make_entries(1)
-    CatalogEntry.objects.filter(pk=entry.pk).update(report={})
+    # As a first submission stores it: no previous version (a JSON null).
+    CatalogEntry.objects.filter(pk=entry.pk).update(
+        report={"diff": {"previous_version": None, "changes": {}}}
+    )
     html = boss_client.get(reverse(QUEUE)).content.decode()
     assert (
         '<td class="field-new_permissions">2: assets.read, assets.write '
