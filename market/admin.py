@@ -105,6 +105,19 @@ class CatalogEntryAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
+    def get_list_display(self, request):
+        # One status at a time needs no status column: room for the others.
+        shown = super().get_list_display(request)
+        if queue.status_shown(request) == queue.ALL:
+            return shown
+        return tuple(name for name in shown if name != "status")
+
+    def changelist_view(self, request, extra_context=None):
+        title = queue.queue_title(queue.status_shown(request))
+        return super().changelist_view(
+            request, {"title": title, **(extra_context or {})}
+        )
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         if request.method not in ("GET", "HEAD"):
             # Refused by the stock view: nothing here is edited.

@@ -17,6 +17,7 @@ from django.contrib import admin
 from django.db.models import IntegerField, QuerySet
 from django.db.models.fields.json import KT
 from django.db.models.functions import Cast
+from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.timesince import timesince
 
@@ -25,6 +26,20 @@ from market.models import CatalogEntry
 Status = CatalogEntry.Status
 ALL = "all"
 SHOWN_SCOPES = 3
+
+
+def status_shown(request: HttpRequest) -> str:
+    """The status the changelist shows: pending unless another (or ``all``)."""
+    value = request.GET.get(QueueStatusFilter.parameter_name)
+    return value if value in {*Status.values, ALL} else Status.PENDING
+
+
+def queue_title(status: str) -> str:
+    if status == Status.PENDING:
+        return "Review queue: pending submissions, oldest first"
+    if status == ALL:
+        return "Catalogue entries: all"
+    return f"Catalogue entries: {Status(status).label.lower()}"
 
 
 class QueueStatusFilter(admin.SimpleListFilter):

@@ -108,8 +108,12 @@ def test_all_states_and_every_link_of_the_status_filter(boss_client):
     for value in ("pending", "approved", "rejected", "delisted", "yanked", "all"):
         assert f'href="?status={value}"' in html
     assert re.search(r'<li class="selected">\s*<a href="\?status=pending"', html)
+    assert "Review queue: pending submissions, oldest first" in html
+    assert 'class="field-status"' not in html  # one status: no column for it
     every = boss_client.get(reverse(QUEUE) + "?status=all").content.decode()
     assert rows(every) == ["bulk.e0000 2.0.0", "bulk.e0010 2.0.0"]
+    assert '<td class="field-status">Yanked</td>' in every
+    assert "Catalogue entries: all" in every
 
 
 def test_a_first_version_lists_all_its_permissions_and_unscanned_entries_say_so(
@@ -130,7 +134,7 @@ def test_a_first_version_lists_all_its_permissions_and_unscanned_entries_say_so(
 
 def test_the_risk_column_sorts_by_score(boss_client):
     make_entries(3, start=5)  # scores 5, 6, 7
-    risk_column = 6  # id, version, status, submitter, waiting, risk
+    risk_column = 5  # id, version, submitter, waiting, risk (no status column)
     html = boss_client.get(reverse(QUEUE) + f"?o=-{risk_column}").content.decode()
     assert rows(html) == ["bulk.e0007 2.0.0", "bulk.e0006 2.0.0", "bulk.e0005 2.0.0"]
 
