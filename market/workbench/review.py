@@ -15,10 +15,8 @@ Both pages carry the workbench's CSP: no inline script or style.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
-from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
@@ -29,92 +27,18 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.timesince import timesince
 
-from market import review, signing
+from market import review
 from market.errors import MarketError
 from market.models import CatalogEntry
+from market.workbench.decisions import (
+    DECISIONS,
+    DecisionForm,
+    outcome,
+    what_happens,
+)
 from market.workbench.views import PAGE_CSP, REVIEW_PERMISSION, harden, linked_findings
 
 Status = CatalogEntry.Status
-
-
-@dataclass(frozen=True)
-class Decision:
-    """How a decision is offered: its button, and its reasons to pick from."""
-
-    label: str
-    canned: tuple[str, ...] = ()
-
-
-DECISIONS: dict[str, Decision] = {
-    "approve_verified": Decision("Approve as verified"),
-    "approve_unverified": Decision("Approve as unverified"),
-    "reject": Decision(
-        "Reject",
-        (
-            "It asks for permissions it does not explain or does not need.",
-            "Its code does things the manifest does not declare (network access, "
-            "subprocesses, dynamic imports).",
-            "It ships compiled, minified or encoded code that cannot be reviewed.",
-            "It does not work: it fails to load or breaks the Studio.",
-        ),
-    ),
-    "delist": Decision(
-        "Delist",
-        (
-            "It was found to be harmful after approval.",
-            "It no longer works with the current Studio.",
-            "Withdrawn at its author's request.",
-        ),
-    ),
-    "yank": Decision(
-        "Yank this version",
-        (
-            "This version has a serious bug; the previous version is offered instead.",
-            "This version was published by mistake.",
-        ),
-    ),
-}
-# Bounded as the stored reason is read back on every page showing it.
-MAX_REASON_CHARS = 2000
-
-
-class DecisionForm(forms.Form):
-    """A reason from the canned list, written, or both (joined)."""
-
-    canned = forms.ChoiceField(label="Reason", required=False)
-    reason = forms.CharField(
-        label="In your words",
-        required=False,
-        max_length=MAX_REASON_CHARS,
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 70}),
-        help_text="Added after the reason picked above, or on its own. "
-        "The submitter sees it.",
-    )
-
-    def __init__(self, *args: Any, canned: tuple[str, ...], **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.canned_texts = canned
-        field = self.fields["canned"]
-        assert isinstance(field, forms.ChoiceField)
-        field.choices = [
-            ("", "(write your own below)"),
-            *((str(i), text) for i, text in enumerate(canned)),
-        ]
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        picked = data.get("canned")
-        parts = [
-            self.canned_texts[int(picked)] if picked else "",
-            (data.get("reason") or "").strip(),
-        ]
-        text = " ".join(p for p in parts if p)
-        if not text:
-            raise forms.ValidationError(
-                "Pick a reason or write one: the submitter is told why."
-            )
-        data["text"] = text
-        return data
 
 
 def _page(request: HttpRequest, template: str, context: dict[str, Any]) -> Any:
@@ -254,86 +178,6 @@ def _text(status: int, text: str) -> HttpResponse:
     return HttpResponse(text, content_type="text/plain; charset=utf-8", status=status)
 
 
-def _what_happens(entry: CatalogEntry, action: str) -> tuple[list[str], bool]:
-    """The confirmation page's sentences, and whether the decision can be made."""
-    ident = f"{entry.extension_id} {entry.version}"
-    if action == "approve_verified":
-        key = signing.load_signing_key()
-        if key is None:
-            return (
-                [
-                    "Approving as verified signs the bundle with the catalogue key, "
-                    "and the catalogue has none yet.",
-                    "Create it with `manage.py market_keys create` on the server, "
-                    "then come back to approve.",
-                ],
-                False,
-            )
-        key_id = signing.key_id_for(key.public_key())
-        return (
-            [
-                f"Signs {ident} with key {key_id} and re-packs it: the signed "
-                "bundle replaces the submitted one (a new sha256; every file the "
-                "reviewer saw is kept byte for byte).",
-                "Lists it in the catalogue as verified: Studios run it with full "
-                "trust, global routes included.",
-                f"It becomes the newest version of {entry.extension_id} unless a "
-                "higher version is approved.",
-            ],
-            True,
-        )
-    if action == "approve_unverified":
-        return (
-            [
-                f"Lists {ident} in the catalogue as unverified: Studios run it "
-                "sandboxed, its routes only under its own namespace.",
-                f"The bundle is not changed (sha256 {entry.package_sha256[:16]}...).",
-                f"It becomes the newest version of {entry.extension_id} unless a "
-                "higher version is approved.",
-            ],
-            True,
-        )
-    if action == "reject":
-        return (
-            [
-                f"Marks {ident} rejected; it is never listed.",
-                "The submitter sees the reason. The version stays reserved: a fixed "
-                "bundle must be submitted as a new version.",
-            ],
-            True,
-        )
-    if action == "delist":
-        return (
-            [
-                f"Removes {ident} from the catalogue: it can no longer be found or "
-                "installed by id. Copies already installed stay installed.",
-                "The reason is recorded and shown to the submitter.",
-            ],
-            True,
-        )
-    return (
-        [
-            f"Withdraws version {entry.version}: it stays reserved but is no longer "
-            f"offered as the newest version of {entry.extension_id}; the highest "
-            "other approved version takes its place.",
-            "The reason is recorded and shown to the submitter.",
-        ],
-        True,
-    )
-
-
-def _outcome(entry: CatalogEntry, action: str) -> str:
-    ident = f"{entry.extension_id} {entry.version}"
-    if action == "approve_verified":
-        return (
-            f"Approved {ident} as verified: signed and re-packed "
-            f"(sha256 {entry.package_sha256[:16]}...)."
-        )
-    if action == "approve_unverified":
-        return f"Approved {ident} as unverified."
-    return f"{entry.get_status_display()}: {ident}. Reason: {entry.review_reason}"
-
-
 def decide(request: HttpRequest, pk: str, action: str) -> HttpResponseBase:
     """GET the confirmation page of ``action`` on entry ``pk``; POST makes it."""
     if not request.user.has_perm(REVIEW_PERMISSION):
@@ -360,9 +204,9 @@ def decide(request: HttpRequest, pk: str, action: str) -> HttpResponseBase:
         except MarketError as exc:
             messages.error(request, f"{exc.message} [{exc.code}]")
         else:
-            messages.success(request, _outcome(done, action))
+            messages.success(request, outcome(done, action))
         return redirect(review_url(entry))
-    sentences, possible = _what_happens(entry, action)
+    sentences, possible = what_happens(entry, action)
     refusal = ""
     if _own(request, entry):
         refusal = "You submitted this bundle: another reviewer must decide it."

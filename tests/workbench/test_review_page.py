@@ -243,3 +243,15 @@ def test_decisions_need_the_csrf_token(client, reviewer, second):
     assert csrf.post(decide_url(second, "reject"), {"reason": "x"}).status_code == 403
     second.refresh_from_db()
     assert second.status == "pending"
+
+
+def test_unverified_approval_of_a_bundle_claiming_more_warns_then_is_refused(
+    rclient, submit
+):
+    entry = submit(trust={"level": "verified"})
+    confirm = body(rclient.get(decide_url(entry, "approve_unverified")))
+    assert "approval as unverified will be refused" in confirm
+    done = rclient.post(decide_url(entry, "approve_unverified"), follow=True)
+    assert "approve it as verified or reject it [review_refused]" in body(done)
+    entry.refresh_from_db()
+    assert entry.status == "pending"
