@@ -45,6 +45,8 @@ MARKET_ROUTE_ALLOWLIST = env.json("MARKET_ROUTE_ALLOWLIST", default={})
 MARKET_LOCK_TIMEOUT = env.float("MARKET_LOCK_TIMEOUT", default=30.0)
 # Reads (list, catalog, health, ...) may be public; writes always need permissions.
 MARKET_PUBLIC_READS = env.bool("MARKET_PUBLIC_READS", default=True)
+# Submissions one user may have waiting for review at once (429 too_many_pending).
+MARKET_MAX_PENDING_SUBMISSIONS = env.int("MARKET_MAX_PENDING_SUBMISSIONS", default=10)
 MARKET_ARCHIVE_LIMITS = {
     "max_package_bytes": env.int("MARKET_MAX_PACKAGE_BYTES", default=256 * 1024**2),
     "max_entries": env.int("MARKET_MAX_ENTRIES", default=5000),
@@ -91,6 +93,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "market.middleware.FeatureFlagMiddleware",
+    "market.middleware.QueryTextMiddleware",
     # Last, as django-axes requires: turns a locked-out login into its lockout page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -217,6 +220,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "market.api.openapi.MarketAutoSchema",
     "DEFAULT_THROTTLE_RATES": {
         "market_install": env.str("MARKET_INSTALL_THROTTLE", default="30/min"),
+        "market_submit": env.str("MARKET_SUBMIT_THROTTLE", default="10/min"),
     },
 }
 

@@ -32,7 +32,10 @@ STORAGES = {
 }
 REST_FRAMEWORK = {
     **REST_FRAMEWORK,
-    "DEFAULT_THROTTLE_RATES": {"market_install": "1000/min"},
+    "DEFAULT_THROTTLE_RATES": {
+        "market_install": "1000/min",
+        "market_submit": "1000/min",
+    },
 }
 STATIC_ROOT = _TMP / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -11,6 +11,7 @@ from django.urls import path
 
 from market import review
 from market.errors import MarketError
+from market.forms import ReasonField
 from market.models import (
     CatalogEntry,
     InstalledExtension,
@@ -32,10 +33,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "cols": 60}),
-        help_text="Required. Shown to the submitter.",
-    )
+    reason = ReasonField(help_text="Required. Shown to the submitter.")
 
 
 # Decisions that ask for a reason on an intermediate page: title, button, question.

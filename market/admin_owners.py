@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.template.response import TemplateResponse
 
 from market.errors import MarketError
+from market.forms import ReasonField
 from market.models import ExtensionMaintainer, ExtensionOwner
 from market.services import ownership
 
@@ -65,7 +66,7 @@ class MaintainerInline(admin.TabularInline):
 
 class TransferForm(forms.Form):
     username = forms.CharField(max_length=150, help_text="The new owner.")
-    reason = forms.CharField(
+    reason = ReasonField(
         widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
         help_text="Required. Recorded in the audit log.",
     )

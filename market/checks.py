@@ -23,6 +23,11 @@ TAG = "market"
 INSECURE_KEY_PREFIX = "django-insecure-"
 # What DRF's SimpleRateThrottle.parse_rate understands: "N/<s|m|h|d>...".
 RATE = re.compile(r"[1-9][0-9]*/[smhd][a-z]*")
+# The throttle scopes the API's views use, and the setting each comes from.
+THROTTLE_SCOPES = {
+    "market_install": "MARKET_INSTALL_THROTTLE",
+    "market_submit": "MARKET_SUBMIT_THROTTLE",
+}
 
 
 @register(TAG)
@@ -107,11 +112,22 @@ def _bad_throttle_rates() -> list[CheckMessage]:
     messages: list[CheckMessage] = []
     for scope, rate in rates.items():
         if rate is not None and not RATE.fullmatch(str(rate)):
+            variable = THROTTLE_SCOPES.get(scope, "DEFAULT_THROTTLE_RATES")
             messages.append(
                 Error(
                     f"the throttle rate for {scope} is invalid: {rate!r}",
                     hint="Use N/sec, N/min, N/hour or N/day with N above 0 "
-                    "(MARKET_INSTALL_THROTTLE).",
+                    f"({variable}).",
+                    id="market.E011",
+                )
+            )
+    for scope, variable in THROTTLE_SCOPES.items():
+        if scope not in rates:
+            # DRF would fail every request of the view with ImproperlyConfigured.
+            messages.append(
+                Error(
+                    f"the throttle rate for {scope} is missing",
+                    hint=f"Set {variable}, or {scope} in DEFAULT_THROTTLE_RATES.",
                     id="market.E011",
                 )
             )

@@ -102,6 +102,12 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "empty, or a request.META name such as HTTP_X_REAL_IP",
     ),
     SettingSpec(
+        "MARKET_MAX_PENDING_SUBMISSIONS",
+        "max_pending_submissions",
+        "market.E013",
+        "a whole number above 0",
+    ),
+    SettingSpec(
         "MARKET_TRUSTED_KEYS",
         "trusted_keys",
         "market.E009",
@@ -153,6 +159,12 @@ def parse_lock_timeout(value: Any) -> float:
 def parse_bool(value: Any, name: str) -> bool:
     if not isinstance(value, bool):
         raise ConfigError(f"{name} must be true or false")
+    return value
+
+
+def parse_positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(f"{name} must be a whole number above 0, not {value!r}")
     return value
 
 
@@ -248,6 +260,12 @@ class MarketConf:
     @cached_property
     def public_reads(self) -> bool:
         return parse_bool(_setting("MARKET_PUBLIC_READS"), "MARKET_PUBLIC_READS")
+
+    @cached_property
+    def max_pending_submissions(self) -> int:
+        return parse_positive_int(
+            _setting("MARKET_MAX_PENDING_SUBMISSIONS"), "MARKET_MAX_PENDING_SUBMISSIONS"
+        )
 
     @cached_property
     def archive_limits(self) -> archive.ArchiveLimits:

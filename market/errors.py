@@ -244,6 +244,13 @@ class PathNotAllowedError(MarketError):
     code = "path_not_allowed"
 
 
+class UnusablePathError(MarketError):
+    """A server path the file system cannot use: too long, a NUL, a loop, not a
+    regular file. ``details.reason`` names which."""
+
+    code = "unusable_path"
+
+
 class AlreadyInstalledError(MarketError):
     code = "already_installed"
 
@@ -268,6 +275,13 @@ class InvalidRequestError(MarketError):
     code = "invalid_request"
 
 
+class InvalidCharactersError(InvalidRequestError):
+    """Display text (a reviewer's reason, ...) holds a control, bidi, invisible,
+    private-use or unassigned character (``market/characters.py``)."""
+
+    code = "invalid_characters"
+
+
 class FeatureDisabledError(MarketError):
     code = "feature_disabled"
 
@@ -276,6 +290,19 @@ class ConfigError(MarketError):
     """A configuration file (flags, allowlist) is unreadable or malformed."""
 
     code = "config_invalid"
+
+
+class TooManyPendingError(MarketError):
+    """A user already has the most submissions waiting for review that one may."""
+
+    code = "too_many_pending"
+
+    def __init__(self, *, limit: int, pending: int) -> None:
+        super().__init__(
+            f"you have {pending} submissions waiting for review; the limit is "
+            f"{limit}: wait for a decision (or ask a reviewer) before submitting more",
+            details={"limit": limit, "pending": pending},
+        )
 
 
 class ReviewError(MarketError):

@@ -1,4 +1,4 @@
-"""The feature-flag gate in front of the marketplace API.
+"""The feature-flag gate in front of the marketplace API, and the query-text check.
 
 The gate decides on the route Django actually resolved, never on the raw path: it runs
 in ``process_view``, after the URL resolver matched ``request.path_info``, and looks at
@@ -91,3 +91,36 @@ class FeatureFlagMiddleware:
             f"the feature flag {flag} is off",
             {"flag": flag},
         )
+
+
+class QueryTextMiddleware:
+    """No marketplace view sees a query parameter holding a NUL character.
+
+    Databases refuse NUL in text (PostgreSQL fails the whole query), so a filter such
+    as ``errors/?extension_id=%00`` would be a server error; here it is
+    ``400 invalid_request`` for every route, whatever filters a view reads.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_view(
+        self,
+        request: HttpRequest,
+        view_func: Callable[..., Any],
+        view_args: tuple[Any, ...],
+        view_kwargs: dict[str, Any],
+    ) -> HttpResponse | None:
+        if not is_market_view(request, view_func):
+            return None
+        for key, values in request.GET.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                return error_response(
+                    "invalid_request",
+                    "query parameters cannot contain NUL characters",
+                    {"parameter": key.replace("\x00", "\\x00")},
+                )
+        return None

@@ -7,6 +7,8 @@ import secrets
 from django.conf import settings
 from django.db import models
 
+from market.manifest.registry import TrustLevel
+
 
 class CatalogEntry(models.Model):
     """One submitted bundle: an extension id at one version, with its review state."""
@@ -21,8 +23,10 @@ class CatalogEntry(models.Model):
         YANKED = "yanked", "Yanked"
 
     class Trust(models.TextChoices):
-        UNVERIFIED = "unverified", "Unverified"
-        VERIFIED = "verified", "Verified"
+        # Values and labels from the manifest registry's enum (one list of trust
+        # levels everywhere); tests/test_trust_levels.py holds the members to it.
+        UNVERIFIED = TrustLevel.UNVERIFIED.value, TrustLevel.UNVERIFIED.label
+        VERIFIED = TrustLevel.VERIFIED.value, TrustLevel.VERIFIED.label
 
     extension_id = models.CharField(max_length=64)
     version = models.CharField(max_length=128)

@@ -23,14 +23,20 @@ from pathlib import Path
 from typing import Any
 
 from market.errors import ConfigError, Problem
+from market.manifest.registry import TRUST_LEVELS, TrustLevel
 
 EXTENSION_MOUNT = "/api/extensions/{id}"
-LEVELS = ("unverified", "verified")
+LEVELS = TRUST_LEVELS
 ID_PLACEHOLDER = "{id}"
 
 _DEFAULT_PREFIXES: dict[str, tuple[str, ...]] = {
-    "unverified": (),
-    "verified": ("/api/modder/", "/api/hooks/", "/api/extensions/{id}/", "/ws/modder"),
+    TrustLevel.UNVERIFIED.value: (),
+    TrustLevel.VERIFIED.value: (
+        "/api/modder/",
+        "/api/hooks/",
+        "/api/extensions/{id}/",
+        "/ws/modder",
+    ),
 }
 # A global route here would shadow another extension's mounted routes.
 _EXTENSIONS_NAMESPACE = ("api", "extensions")
@@ -118,7 +124,7 @@ def parse_allowlist(obj: Any) -> Allowlist:
                 Problem(level, "not_a_list", "must be a list of path prefixes")
             )
             continue
-        if level == "unverified" and values:
+        if level == TrustLevel.UNVERIFIED and values:
             # The install re-checks with the level a bundle earned: a prefix here
             # would let `package` promise routes every server refuses.
             problems.append(
@@ -210,7 +216,7 @@ def check_routes(
     Malformed route entries are left to the manifest schema, which reports them.
     An unknown trust level is treated as ``unverified``.
     """
-    level = trust_level if trust_level in LEVELS else "unverified"
+    level = trust_level if trust_level in LEVELS else TrustLevel.UNVERIFIED
     prefixes = (allowlist or default_allowlist()).for_level(level, ext_id)
     problems: list[Problem] = []
     for i, route in enumerate(routes):

@@ -63,6 +63,15 @@ CARD_FIELDS = (
 )
 
 
+def pending_submission_count(*, user: Any) -> int:
+    """How many of ``user``'s submissions wait for review."""
+    if not getattr(user, "pk", None):
+        return 0
+    return CatalogEntry.objects.filter(
+        submitted_by=user, status=CatalogEntry.Status.PENDING
+    ).count()
+
+
 def catalog_card(data: dict[str, Any]) -> dict[str, Any]:
     """The parts of a catalogue entry derived from its manifest."""
     return {

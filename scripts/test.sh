@@ -7,13 +7,18 @@ PYTHON=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[dev]'
-# The admin pages are tested in a real browser: Debian's chromium and chromedriver.
-if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+# Tools the tests drive: Debian's chromium and chromedriver (the admin pages in a real
+# browser), and curl, jq, zip and unzip (the docs' shell examples).
+missing=""
+for tool in chromium:chromium chromedriver:chromium-driver curl:curl jq:jq zip:zip unzip:unzip; do
+  command -v "${tool%%:*}" >/dev/null 2>&1 || missing="$missing ${tool#*:}"
+done
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-    apt-get install -y -q chromium chromium-driver >/dev/null \
-      || { apt-get update -q >/dev/null && apt-get install -y -q chromium chromium-driver >/dev/null; }
+    apt-get install -y -q $missing >/dev/null \
+      || { apt-get update -q >/dev/null && apt-get install -y -q $missing >/dev/null; }
   else
-    echo "browser tests need chromium and chromedriver: sudo apt-get install chromium chromium-driver" >&2
+    echo "the tests need:$missing (sudo apt-get install$missing)" >&2
   fi
 fi
 .venv/bin/ruff check .

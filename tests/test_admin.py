@@ -6,6 +6,7 @@ import pytest
 from django.urls import reverse
 
 from market import review
+from market.errors import MarketError
 from market.models import CatalogEntry
 
 
@@ -103,6 +104,27 @@ def test_reject_asks_for_a_reason_then_records_it(admin_client_logged, build_bun
     entry.refresh_from_db()
     assert entry.status == CatalogEntry.Status.REJECTED
     assert entry.review_reason == "Bundles global routes without a reason."
+
+
+def test_reject_form_refuses_hidden_characters_in_the_reason(
+    admin_client_logged, build_bundle
+):
+    entry = review.catalog_entry_submit(bundle_path=build_bundle("hello_minimal").path)
+    url = reverse("admin:market_catalogentry_changelist")
+    response = admin_client_logged.post(
+        url,
+        {
+            "action": "reject",
+            "_selected_action": [entry.pk],
+            "apply": "1",
+            "reason": "Looks fine\u202e",
+        },
+    )
+    assert response.status_code == 200  # the form again, saying why
+    page = response.content.decode()
+    assert "U+202E (RIGHT-TO-LEFT OVERRIDE) at position 10" in page
+    entry.refresh_from_db()
+    assert (entry.status, entry.review_reason) == (CatalogEntry.Status.PENDING, "")
 
 
 def test_reviewer_cannot_approve_own_submission(client, make_user, build_bundle):
@@ -350,3 +372,37 @@ def test_approving_as_verified_without_a_key_says_how_to_make_one(
     assert LifecycleError.objects.get().code == "signing_key_missing"
     entry.refresh_from_db()
     assert entry.status == "pending"
+
+
+def test_the_admin_shows_capped_lists_with_their_counts(admin_client_logged, tmp_path):
+    """A bundle with hundreds of warnings, and a refusal with a thousand problems,
+    show at most MAX_LISTED of them in the review pages (item: amplification)."""
+    from market.errors import MAX_LISTED
+    from market.manifest import LIMITS
+    from market.models import LifecycleError
+    from tests.bundles import good_entries, write_zip
+
+    width = LIMITS.max_key_chars
+    keys = {f"x{i:03}".ljust(width, "k"): i for i in range(200)}
+    noisy = write_zip(tmp_path / "noisy.cvnext", good_entries(**keys))
+    entry = review.catalog_entry_submit(bundle_path=noisy)
+    assert entry.report["warning_count"] == 200
+    page = admin_client_logged.get(
+        reverse("admin:market_catalogentry_change", args=[entry.pk])
+    ).content.decode()
+    shown = page.count("unknown_field")
+    assert MAX_LISTED <= shown <= 2 * MAX_LISTED  # the summary and the raw report
+    assert "200" in page
+
+    repeated = write_zip(
+        tmp_path / "repeated.cvnext", good_entries(hooks=["on_nothing"] * 1000)
+    )
+    with pytest.raises(MarketError):
+        review.catalog_entry_submit(bundle_path=repeated)
+    row = LifecycleError.objects.get()
+    assert row.detail["problem_count"] == 1000
+    page = admin_client_logged.get(
+        reverse("admin:market_lifecycleerror_change", args=[row.pk])
+    ).content.decode()
+    assert page.count("unknown_hook") <= MAX_LISTED + 1  # + the message's first
+    assert len(page) < 64 * 1024

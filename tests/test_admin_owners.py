@@ -202,3 +202,25 @@ def test_the_migration_gives_each_id_to_its_earliest_submitter(make_user, build_
     migration.give_ids_to_first_submitters(apps, None)
     owners = dict(ExtensionOwner.objects.values_list("extension_id", "owner__username"))
     assert owners == {"hello.minimal": "alice", "legacy.tools": None}
+
+
+def test_the_transfer_form_refuses_hidden_characters_in_the_reason(
+    client, reviewer, row, make_user
+):
+    make_user("bob")
+    client.force_login(reviewer)
+    response = client.post(
+        reverse("admin:market_extensionowner_changelist"),
+        {
+            "action": "transfer",
+            "_selected_action": [row.pk],
+            "apply": "1",
+            "username": "bob",
+            "reason": "recovery\u2067 ticket",
+        },
+    )
+    assert response.status_code == 200  # the form again, saying why
+    assert "U+2067 (RIGHT-TO-LEFT ISOLATE) at position 8" in response.content.decode()
+    row.refresh_from_db()
+    assert row.owner.username == "alice"
+    assert not LifecycleEvent.objects.filter(action="transfer").exists()

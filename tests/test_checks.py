@@ -40,6 +40,7 @@ def test_the_test_settings_pass_every_check(settings, market_root):
         ("MARKET_ROUTE_ALLOWLIST", {"root": ["/api/x/"]}, "market.E004"),
         ("MARKET_ROUTE_ALLOWLIST", {"verified": "/api/x/"}, "market.E004"),
         ("MARKET_ROUTE_ALLOWLIST", {"verified": ["api/x"]}, "market.E004"),
+        ("MARKET_ROUTE_ALLOWLIST", {"unverified": ["/api/public/"]}, "market.E004"),
         ("MARKET_LOCK_TIMEOUT", 0, "market.E005"),
         ("MARKET_LOCK_TIMEOUT", -1, "market.E005"),
         ("MARKET_LOCK_TIMEOUT", float("nan"), "market.E005"),
@@ -60,6 +61,12 @@ def test_the_test_settings_pass_every_check(settings, market_root):
         ("MARKET_CLIENT_IP_HEADER", "X-Real-IP", "market.E012"),
         ("MARKET_CLIENT_IP_HEADER", "REMOTE_ADDR ", "market.E012"),
         ("MARKET_CLIENT_IP_HEADER", 7, "market.E012"),
+        ("MARKET_MAX_PENDING_SUBMISSIONS", 0, "market.E013"),
+        ("MARKET_MAX_PENDING_SUBMISSIONS", -3, "market.E013"),
+        ("MARKET_MAX_PENDING_SUBMISSIONS", "10", "market.E013"),
+        ("MARKET_MAX_PENDING_SUBMISSIONS", 2.5, "market.E013"),
+        ("MARKET_MAX_PENDING_SUBMISSIONS", True, "market.E013"),
+        ("MARKET_MAX_PENDING_SUBMISSIONS", None, "market.E013"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_setting(
@@ -123,14 +130,38 @@ def test_an_unreadable_signing_key_is_an_error(settings, package_dir, tmp_path):
 
 
 @pytest.mark.parametrize("rate", ["lots", "0/min", "10/fortnight", "10", "/min"])
-def test_a_bad_throttle_rate_is_an_error(settings, package_dir, rate):
+@pytest.mark.parametrize(
+    ("scope", "variable"),
+    [
+        ("market_install", "MARKET_INSTALL_THROTTLE"),
+        ("market_submit", "MARKET_SUBMIT_THROTTLE"),
+    ],
+)
+def test_a_bad_throttle_rate_is_an_error(settings, package_dir, rate, scope, variable):
     settings.REST_FRAMEWORK = {
         **settings.REST_FRAMEWORK,
-        "DEFAULT_THROTTLE_RATES": {"market_install": rate},
+        "DEFAULT_THROTTLE_RATES": {
+            **settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"],
+            scope: rate,
+        },
     }
     messages = check_market_settings()
     assert ids(messages) == ["market.E011"]
-    assert "market_install" in messages[0].msg
+    assert scope in messages[0].msg
+    assert variable in messages[0].hint
+
+
+@pytest.mark.parametrize("scope", ["market_install", "market_submit"])
+def test_a_missing_throttle_rate_is_an_error(settings, package_dir, scope):
+    rates = dict(settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"])
+    del rates[scope]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": rates,
+    }
+    messages = check_market_settings()
+    assert ids(messages) == ["market.E011"]
+    assert messages[0].msg == f"the throttle rate for {scope} is missing"
 
 
 @pytest.mark.parametrize(

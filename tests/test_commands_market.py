@@ -48,6 +48,11 @@ def test_install_then_uninstall_from_the_shell(build_bundle, market_root):
 def test_install_of_missing_file_is_a_clear_error(db, tmp_path):
     with pytest.raises(CommandError, match="no such bundle"):
         run("market_install", str(tmp_path / "nope.cvnext"))
+    with pytest.raises(CommandError, match="File name too long"):
+        run("market_install", str(tmp_path / ("a" * 300 + ".cvnext")))
+    (tmp_path / "loop.cvnext").symlink_to(tmp_path / "loop.cvnext")
+    with pytest.raises(CommandError):
+        run("market_install", str(tmp_path / "loop.cvnext"))
 
 
 @pytest.mark.django_db(transaction=True)

@@ -18,6 +18,15 @@ def test_values_are_typed(settings, market_root):
     assert conf.package_dirs == (market_root / "packages",)
     assert isinstance(conf.lock_timeout, float)
     assert conf.archive_limits.max_package_bytes > 0
+    assert conf.max_pending_submissions == 10
+
+
+def test_the_pending_cap_is_parsed_once_and_follows_the_setting(settings):
+    settings.MARKET_MAX_PENDING_SUBMISSIONS = 3
+    assert market_conf().max_pending_submissions == 3
+    settings.MARKET_MAX_PENDING_SUBMISSIONS = "3"
+    with pytest.raises(ConfigError, match="MARKET_MAX_PENDING_SUBMISSIONS"):
+        market_conf().max_pending_submissions  # noqa: B018
 
 
 def test_the_cache_is_cleared_when_a_setting_changes(settings):

@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from market import sandbox
+from market.characters import HIDDEN_CATEGORIES
 from market.errors import (
     ManifestError,
     ManifestMissingError,
@@ -463,7 +464,6 @@ def test_routes_are_normalised():
         "/a\\b",
         "//evil.example/x",
         "/a//b",
-        "/a\x00b",
         "/a\nb",
         "/a\x7f",
         "/a%2e%2e/b",
@@ -475,6 +475,7 @@ def test_routes_are_normalised():
     ],
 )
 def test_invalid_route_paths(path: str):
+    # A NUL is refused in every string first (tests/manifest/test_display_text.py).
     assert problems_of(minimal(routes=[{"path": path}])) == [
         ("routes[0].path", "invalid_route")
     ]
@@ -670,11 +671,11 @@ def test_panels_are_normalised():
         "https://evil.example/p.html",
         "javascript:alert(1)",
         "ui//p.html",
-        "ui/p\x00.html",
         "",
     ],
 )
 def test_invalid_panel_paths(path: str):
+    # A NUL is refused in every string first (tests/manifest/test_display_text.py).
     panel = {"slot": "sidebar", "label": "L", "path": path}
     raw = minimal(permissions=["ui.panels"], ui={"panels": [panel]})
     assert problems_of(raw) == [("ui.panels[0].path", "invalid_panel")]
@@ -1244,25 +1245,40 @@ def test_capabilities_tolerate_sparse_stored_data():
 
 # --- properties -------------------------------------------------------------------
 
-json_scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(max_size=12)
-)
-json_values = st.recursive(
-    json_scalars,
-    lambda inner: (
-        st.lists(inner, max_size=4)
-        | st.dictionaries(st.text(max_size=8), inner, max_size=4)
-    ),
-    max_leaves=12,
+# Text a valid manifest may hold: no NUL anywhere, and display text (name, summary,
+# description, authors) without hidden characters (market/characters.py).
+no_nul = st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00")
+shown = st.characters(blacklist_categories=tuple(HIDDEN_CATEGORIES))
+
+
+def json_values_of(
+    text: st.SearchStrategy[str], keys: st.SearchStrategy[str]
+) -> st.SearchStrategy[Any]:
+    scalars = (
+        st.none()
+        | st.booleans()
+        | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+        | st.floats(allow_nan=False, allow_infinity=False)
+        | text
+    )
+    return st.recursive(
+        scalars,
+        lambda inner: (
+            st.lists(inner, max_size=4) | st.dictionaries(keys, inner, max_size=4)
+        ),
+        max_leaves=12,
+    )
+
+
+json_values = json_values_of(st.text(max_size=12), st.text(max_size=8))
+# Keys too: a NUL in a key is refused like one in a value.
+clean_json_values = json_values_of(
+    st.text(no_nul, max_size=12), st.text(no_nul, max_size=8)
 )
 field_names = st.sampled_from(sorted(registry.TOP_LEVEL_KEYS)) | st.text(max_size=8)
 arbitrary_objects = st.dictionaries(field_names, json_values, max_size=10)
 
-nonblank = st.text(min_size=1, max_size=20).filter(str.strip)
+nonblank = st.text(shown, min_size=1, max_size=20).filter(str.strip)
 segment = st.from_regex(r"[a-z0-9_{}-]{1,8}", fullmatch=True)
 route_paths = st.builds(
     lambda lead, segs, tail: (
@@ -1280,13 +1296,13 @@ routes = st.fixed_dictionaries(
             min_size=1,
         ),
         "expose": st.just("extension"),
-        "tags": st.lists(st.text(max_size=5), max_size=3),
-        "summary": st.text(max_size=10),
+        "tags": st.lists(st.text(no_nul, max_size=5), max_size=3),
+        "summary": st.text(no_nul, max_size=10),
     },
 )
 permissions = st.sampled_from(list(KNOWN_PERMISSION_SCOPES)) | st.fixed_dictionaries(
     {"scope": st.sampled_from(list(KNOWN_PERMISSION_SCOPES))},
-    optional={"description": st.text(max_size=10), "optional": st.booleans()},
+    optional={"description": st.text(shown, max_size=10), "optional": st.booleans()},
 )
 valid_manifests = st.fixed_dictionaries(
     {
@@ -1297,9 +1313,10 @@ valid_manifests = st.fixed_dictionaries(
     },
     optional={
         "manifest_version": st.sampled_from(["1.0", "1.1"]),
-        "author": st.text(max_size=8) | st.lists(st.text(max_size=8), max_size=4),
-        "authors": st.lists(st.text(max_size=8), max_size=4),
-        "description": st.text(max_size=20),
+        "author": st.text(shown, max_size=8)
+        | st.lists(st.text(shown, max_size=8), max_size=4),
+        "authors": st.lists(st.text(shown, max_size=8), max_size=4),
+        "description": st.text(shown, max_size=20),
         "permissions": st.lists(permissions, max_size=5),
         "routes": st.lists(
             routes, max_size=4, unique_by=lambda r: "/" + r["path"].lstrip("/")
@@ -1313,13 +1330,13 @@ valid_manifests = st.fixed_dictionaries(
             max_size=3,
         ),
         "diagnostics": st.fixed_dictionaries(
-            {}, optional={"metrics": st.lists(st.text(max_size=6), max_size=3)}
+            {}, optional={"metrics": st.lists(st.text(no_nul, max_size=6), max_size=3)}
         ),
         "trust": st.fixed_dictionaries(
             {"level": st.sampled_from(TRUST_LEVELS)},
-            optional={"reason": st.text(max_size=10)},
+            optional={"reason": st.text(no_nul, max_size=10)},
         ),
-        "x_extra": json_values,
+        "x_extra": clean_json_values,
     },
 )
 
@@ -1379,8 +1396,8 @@ def test_digest_is_stable_under_key_reordering(raw: dict):
 
 
 @given(
-    st.text(max_size=10) | st.lists(st.text(max_size=8), max_size=5),
-    st.lists(st.text(max_size=8), max_size=5),
+    st.text(shown, max_size=10) | st.lists(st.text(shown, max_size=8), max_size=5),
+    st.lists(st.text(shown, max_size=8), max_size=5),
 )
 def test_author_folding_is_idempotent(author: Any, authors: list[str]):
     folded = normalise_manifest(minimal(author=author, authors=authors)).data["authors"]

@@ -13,6 +13,7 @@ from rest_framework.permissions import SAFE_METHODS
 
 from market.api.permissions import MarketReadPermission
 from market.conf import market_conf
+from market.manifest import TRUST_LEVELS
 
 
 class MarketAutoSchema(AutoSchema):
@@ -68,7 +69,7 @@ class CatalogItemSerializer(serializers.Serializer):
     version = serializers.CharField()
     name = serializers.CharField()
     summary = serializers.CharField()
-    trust = serializers.ChoiceField(choices=["unverified", "verified"])
+    trust = serializers.ChoiceField(choices=TRUST_LEVELS)
     sha256 = serializers.CharField()
     manifest_sha256 = serializers.CharField()
     size = serializers.IntegerField()
@@ -81,7 +82,7 @@ class CatalogItemSerializer(serializers.Serializer):
 class InstalledItemSerializer(serializers.Serializer):
     id = serializers.CharField()
     version = serializers.CharField()
-    trust = serializers.ChoiceField(choices=["unverified", "verified"])
+    trust = serializers.ChoiceField(choices=TRUST_LEVELS)
     path = serializers.CharField()
     sha256 = serializers.CharField()
     manifest_sha256 = serializers.CharField()

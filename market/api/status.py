@@ -20,6 +20,7 @@ from market import errors as e
 STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.MarketError: 400,
     e.InvalidRequestError: 400,
+    e.InvalidCharactersError: 400,
     e.ManifestError: 422,
     e.ManifestLimitError: 422,
     e.ManifestMissingError: 422,
@@ -37,6 +38,7 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.LimitExceededError: 422,
     e.PackageTooLargeError: 413,
     e.PathNotAllowedError: 403,
+    e.UnusablePathError: 400,
     e.FeatureDisabledError: 403,
     e.NotFoundError: 404,
     e.NotInstalledError: 404,
@@ -51,6 +53,7 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.PermissionDeniedError: 403,
     e.SigningKeyMissingError: 409,
     e.SigningKeyExistsError: 409,
+    e.TooManyPendingError: 429,
     # The server's own configuration is broken: never the client's fault.
     e.ConfigError: 500,
 }

@@ -7,6 +7,9 @@ atomically (``INCR`` on Redis, a lock in ``LocMemCache``), and the budget is a s
 window estimated from the current and the previous fixed window: the previous count is
 weighted by how much of it still overlaps the last ``duration`` seconds. A refused
 request gives its increment back, so a client that keeps knocking spends nothing.
+
+:class:`WriteRateThrottle` (submissions) counts only changes, and reads its rate from
+the settings in force on each request rather than from DRF's import-time copy.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import contextlib
 import math
 from typing import Any
 
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.permissions import SAFE_METHODS
+from rest_framework.settings import api_settings
 from rest_framework.throttling import ScopedRateThrottle
 
 
@@ -70,3 +76,26 @@ class AtomicScopedRateThrottle(ScopedRateThrottle):
             except ValueError:  # expired between add and incr: add it again
                 continue
         return int(self.cache.incr(key))
+
+
+class WriteRateThrottle(AtomicScopedRateThrottle):
+    """Counts only changes (POST, ...): reading one's submissions is not throttled.
+
+    The rate is the one the settings give the view's scope now (DRF copies
+    ``DEFAULT_THROTTLE_RATES`` once, at import), so a changed setting applies at once.
+    """
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if request.method in SAFE_METHODS:
+            return True
+        return super().allow_request(request, view)
+
+    def get_rate(self) -> str | None:
+        rates = api_settings.DEFAULT_THROTTLE_RATES or {}
+        try:
+            return rates[self.scope]
+        except KeyError:
+            # market/checks.py reports a missing scope before the server starts.
+            raise ImproperlyConfigured(
+                f"no throttle rate is set for the scope {self.scope!r}"
+            ) from None

@@ -24,10 +24,11 @@ from market.api import serializers as s
 from market.api.pagination import KeysetPagination, WholeUnlessPagedPagination
 from market.api.parsers import BoundedFormParser, BoundedJSONParser
 from market.api.permissions import HasModelPermission
-from market.api.throttling import AtomicScopedRateThrottle
+from market.api.throttling import AtomicScopedRateThrottle, WriteRateThrottle
 from market.api.uploads import UploadLimitMixin
 from market.clock import iso
-from market.errors import InvalidRequestError
+from market.conf import market_conf
+from market.errors import InvalidRequestError, TooManyPendingError
 from market.manifest import TRUST_LEVELS, load_schema
 from market.models import (
     CatalogEntry,
@@ -165,7 +166,7 @@ class ManifestSchemaView(APIView):
             OpenApiParameter(
                 "search", str, description="Substring of the id, name or summary."
             ),
-            OpenApiParameter("trust", str, enum=["unverified", "verified"]),
+            OpenApiParameter("trust", str, enum=list(TRUST_LEVELS)),
             OpenApiParameter("permission", str, description="A declared scope."),
             OpenApiParameter("hook", str, description="A declared hook name."),
         ],
@@ -184,10 +185,8 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"[a-z][a-z0-9_.-]{2,63}"
 
     def get_queryset(self):
+        # A NUL in any parameter was refused already (QueryTextMiddleware).
         params = self.request.query_params
-        if any("\x00" in value for value in params.values()):
-            # PostgreSQL refuses NUL in text: a bad request, not a server error.
-            raise InvalidRequestError("query parameters cannot contain NUL characters")
         if params.get("trust", "unverified") not in TRUST_LEVELS:
             raise ValidationError(
                 {"trust": "must be one of: " + ", ".join(TRUST_LEVELS)},
@@ -346,6 +345,9 @@ class SubmissionViewSet(
     permission_classes = (HasModelPermission,)
     required_permission = "market.submit_catalogentry"
     parser_classes = (MultiPartParser, BoundedFormParser)
+    # Submitting is throttled like install (MARKET_SUBMIT_THROTTLE); reading is not.
+    throttle_classes = (WriteRateThrottle,)
+    throttle_scope = "market_submit"
 
     def get_permissions(self):
         if self.request.method in ("GET", "HEAD", "OPTIONS"):
@@ -371,9 +373,14 @@ class SubmissionViewSet(
                 "required": ["package"],
             }
         },
-        responses={201: dict, **o.errors(400, 401, 403, 409, 413, 422)},
+        responses={201: dict, **o.errors(400, 401, 403, 409, 413, 422, 429)},
     )
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        # Before the body is read: a user at the cap spools no upload.
+        limit = market_conf().max_pending_submissions
+        pending = selectors.pending_submission_count(user=request.user)
+        if pending >= limit:
+            raise TooManyPendingError(limit=limit, pending=pending)
         upload = request.FILES.get("package")
         if upload is None:
             raise InvalidRequestError(

@@ -19,6 +19,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
+from market.characters import first_hidden
 from market.errors import DuplicateEntryError, UnsafePathError
 
 MAX_NAME_BYTES = 1024
@@ -37,9 +38,6 @@ WINDOWS_FORBIDDEN = frozenset('<>:"|?*')
 # An 8.3 short name (``PROGRA~1``, ``LONGNA~12.TXT``): on NTFS it may be another file's
 # alias, so two different names would open one file.
 _SHORT_NAME = re.compile(r"[^.~]{0,7}~[0-9]+(?:\.[^.]{0,3})?")
-# Control, format (bidi overrides, zero-width), surrogate, private, unassigned, and
-# line/paragraph separators: characters that hide or rewrite what a name shows.
-_INVISIBLE = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
 _SHOWN_CHARS = 300
 
 
@@ -70,11 +68,12 @@ def check_member_name(name: str, *, utf8_flag: bool = True) -> tuple[str, ...]:
     if not utf8_flag and not name.isascii():
         # Without the UTF-8 flag, tools disagree on the encoding (cp437 or local).
         raise refuse("encoding", "non-ASCII name without the UTF-8 flag")
-    for ch in name:
-        if unicodedata.category(ch) in _INVISIBLE:
-            raise refuse(
-                "invisible_character", f"control or invisible character U+{ord(ch):04X}"
-            )
+    hidden = first_hidden(name)  # the one classification, shared with display text
+    if hidden is not None:
+        raise refuse(
+            "invisible_character",
+            f"control or invisible character {hidden.code_point}",
+        )
     if "\\" in name:
         raise refuse("backslash", "backslash")
     if name.startswith("/"):

@@ -52,6 +52,7 @@ from market.manifest.registry import (
     SUPPORTED_MANIFEST_VERSIONS,
     TRUST_KEYS,
     TRUST_LEVELS,
+    TrustLevel,
 )
 from market.manifest.schema import SCHEMA_PATH, load_schema
 from market.manifest.signatures import parse_signature, verify_digest_signature
@@ -88,6 +89,7 @@ __all__ = [
     "Manifest",
     "ManifestLimits",
     "ProblemList",
+    "TrustLevel",
     "canonical_json",
     "capabilities",
     "check_manifest_size",

@@ -8,7 +8,8 @@ details name the limit, its value and where it was crossed). Within the bounds,
 problem and warning lists keep their first ``MAX_LISTED`` items plus a count.
 
 The same walk reports values that cannot round-trip through RFC 8785 JSON (lone
-surrogates, integers beyond 2**53, non-finite numbers).
+surrogates, integers beyond 2**53, non-finite numbers), and NUL characters in any
+string or key (``nul_character``), which no database text column can store.
 """
 
 from __future__ import annotations
@@ -20,6 +21,10 @@ from market.errors import MAX_LISTED, ManifestLimitError, Problem
 from market.manifest.problems import format_path, short
 
 MAX_SAFE_INTEGER = 2**53 - 1
+# NUL is refused in every string and key: databases (PostgreSQL's text and jsonb)
+# and C-string consumers cannot hold it, so it never gets past validation.
+NUL = "\x00"
+NUL_CODE = "nul_character"
 KIB = 1024
 
 
@@ -92,6 +97,11 @@ def check_value(value: Any, limits: ManifestLimits = LIMITS) -> list[Problem]:
                 if len(key) > limits.max_key_chars:
                     # The path would carry the whole key: report where it is.
                     _over("max_key_chars", limits.max_key_chars, len(key), parts)
+                if NUL in key:
+                    problems.append(
+                        _nul_problem(parts, key, f"object key {short(key)}")
+                    )
+                    continue
                 children.append((child, (*parts, key)))
             stack.extend(reversed(children))
         elif isinstance(item, list):
@@ -109,6 +119,8 @@ def check_value(value: Any, limits: ManifestLimits = LIMITS) -> list[Problem]:
                         "string is not valid Unicode",
                     )
                 )
+            elif NUL in item:
+                problems.append(_nul_problem(parts, item, "string"))
         elif isinstance(item, bool) or item is None:
             pass
         elif isinstance(item, int):
@@ -136,6 +148,15 @@ def check_value(value: Any, limits: ManifestLimits = LIMITS) -> list[Problem]:
                 )
             )
     return problems
+
+
+def _nul_problem(parts: tuple[str | int, ...], text: str, what: str) -> Problem:
+    return Problem(
+        format_path(parts),
+        NUL_CODE,
+        f"{what} holds a NUL character (U+0000) at position {text.index(NUL)}; "
+        "no manifest text may",
+    )
 
 
 def _over(name: str, limit: int, value: int, parts: tuple[str | int, ...]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from market.characters import display_text_problem
 from market.errors import Problem
 from market.manifest.problems import ProblemList, WarningList, short
 from market.manifest.wording import did_you_mean
@@ -43,6 +44,23 @@ class NormaliserBase:
 
     def warn(self, path: str, code: str, message: str) -> None:
         self.warnings.add(Problem(path, code, message))
+
+    def display_text(self, value: Any, path: str, *, multiline: bool = False) -> None:
+        """Refuse a shown string holding a hidden character (``invalid_characters``).
+
+        What is checked is what is kept: the value stripped, as the sections store
+        it; the position reported counts from the start of the value as written.
+        """
+        if isinstance(value, str):
+            kept = value.strip()
+            problem = display_text_problem(
+                kept,
+                path=path,
+                multiline=multiline,
+                offset=len(value) - len(value.lstrip()),
+            )
+            if problem is not None:
+                self.problems.add(problem)
 
     def _unknown_keys(self, obj: dict[str, Any], known: Iterable[str], at: str) -> None:
         for key in obj:

@@ -49,6 +49,7 @@ class IdentitySections(NormaliserBase):
                     f"{short(ext_id)} {ID_RULE}",
                 )
         name = raw.get("name")
+        self.display_text(name, "name")
         if isinstance(name, str):
             data["name"] = name.strip()
             if not data["name"]:
@@ -67,13 +68,20 @@ class IdentitySections(NormaliserBase):
         raw, data = self.raw, self.data
         author = raw.get("author")
         names = [author] if isinstance(author, str) else []
+        self.display_text(author, "author")
         if isinstance(author, list):
             names.extend(author)
+            for i, item in enumerate(author):
+                self.display_text(item, f"author[{i}]")
         if isinstance(raw.get("authors"), list):
             names.extend(raw["authors"])
+            for i, item in enumerate(raw["authors"]):
+                self.display_text(item, f"authors[{i}]")
         data["authors"] = fold_strings(names)
 
         summary, description = raw.get("summary"), raw.get("description")
+        self.display_text(summary, "summary", multiline=True)
+        self.display_text(description, "description", multiline=True)
         if isinstance(description, str):
             data["description"] = description.strip()
         text = summary.strip() if isinstance(summary, str) else ""
@@ -123,6 +131,8 @@ class IdentitySections(NormaliserBase):
                     ),
                 )
                 continue
+            # Shown to whoever installs the extension, as why it asks.
+            self.display_text(description, f"{at}.description", multiline=True)
             if not (isinstance(description, str) and description.strip()):
                 description = KNOWN_PERMISSION_SCOPES[scope]
             entry = {

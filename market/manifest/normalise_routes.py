@@ -155,6 +155,8 @@ class RouteSections(NormaliserBase):
             for key in ("slot", "label"):
                 if isinstance(item.get(key), str):
                     panel[key] = item[key].strip()
+            # The label is the panel's title in the Studio: display text.
+            self.display_text(item.get("label"), f"{at}.label")
             slot = panel.get("slot")
             if isinstance(slot, str) and slot not in KNOWN_UI_SLOTS:
                 self.error(

@@ -8,13 +8,33 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from enum import StrEnum
 
 MANIFEST_FILENAMES = ("manifest.json", "extension.json")
 SCHEMA_ID = "https://comfyvn.dev/schemas/manifest-1.1.schema.json"
 
 SUPPORTED_MANIFEST_VERSIONS = ("1.0", "1.1")
 DEFAULT_MANIFEST_VERSION = "1.1"
-TRUST_LEVELS = ("unverified", "verified")
+
+
+class TrustLevel(StrEnum):
+    """How far the marketplace trusts a bundle, lowest first.
+
+    ``unverified`` bundles run sandboxed (no global routes); ``verified`` ones proved
+    who built them (a signature the server trusts, or the catalogue's approval). The
+    model choices, serializers, the sandbox's allowlists and the packager's ``--trust``
+    are all built from this one enum.
+    """
+
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+
+    @property
+    def label(self) -> str:
+        return self.value.capitalize()
+
+
+TRUST_LEVELS: tuple[str, ...] = tuple(level.value for level in TrustLevel)
 SIGNATURE_TYPES = ("sha256", "ed25519")
 ROUTE_EXPOSURES = ("extension", "global")
 # ECMA-262 syntax so the schema can carry it; Python callers should use fullmatch,

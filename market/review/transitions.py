@@ -7,7 +7,8 @@ catalogue entry changes state (the admin's actions and the wrappers below call i
 1. it takes the review lock: every row of the entry's extension id, in one order
    (:mod:`market.review.locking`), so decisions on two versions of one id serialise;
 2. it checks the decision: the state table, the four-eyes rule (nobody decides their
-   own submission) and the reason (required to reject, delist or yank);
+   own submission) and the reason (required to reject, delist or yank, and display
+   text: no control, bidi or invisible characters, ``market/characters.py``);
 3. it applies it: an approval re-checks that the stored bundle is byte for byte the
    one submitted (``content_mismatch``); approval as verified signs and re-packs
    those bytes with the catalogue key, which must exist (``signing_key_missing``);
@@ -32,6 +33,7 @@ from django.db import OperationalError, transaction
 from django.utils import timezone
 
 from market import sandbox, signing
+from market.characters import require_display_text
 from market.errors import NotFoundError, ReviewError
 from market.lifecycle import record_event, recording
 from market.models import CatalogEntry, LifecycleAction
@@ -176,6 +178,8 @@ def transition(
                 code="reason_required",
                 details={"action": action},
             )
+        # Shown to the submitter: refused with invalid_characters, like manifest text.
+        require_display_text(text, path="reason", multiline=True)
         try:
             with transaction.atomic():
                 locked = _lock(entry)

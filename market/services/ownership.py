@@ -20,6 +20,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from market.characters import require_display_text
 from market.errors import (
     InvalidRequestError,
     NotFoundError,
@@ -230,6 +231,8 @@ def ownership_transfer(
             raise InvalidRequestError(
                 "a transfer needs a reason", details={"field": "reason"}
             )
+        # Shown in the audit log and the admin: display text (invalid_characters).
+        require_display_text(reason, path="reason", multiline=True)
         with transaction.atomic():
             row = _row(ext_id, lock=True)
             user = _user_named(username)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +21,7 @@ from market.errors import (
     NotFoundError,
     PackageTooLargeError,
     PathNotAllowedError,
+    UnusablePathError,
 )
 from market.models import CatalogEntry, InstalledExtension
 from market.services.common import ensure, staging_dir
@@ -36,16 +39,57 @@ class InstallSource:
     temporary: bool = False
 
 
+# What the file system said about a server path, as ``unusable_path`` reasons.
+_PATH_ERRNOS = {
+    errno.ENAMETOOLONG: "name_too_long",
+    errno.ELOOP: "symlink_loop",
+    errno.EISDIR: "not_a_regular_file",
+    errno.EACCES: "permission_denied",
+    errno.EPERM: "permission_denied",
+}
+_UNUSABLE_MESSAGES = {
+    "nul_character": "the package path contains a NUL character",
+    "encoding": "the package path is not valid Unicode",
+    "name_too_long": "the package path is too long for the server's file system",
+    "symlink_loop": "the package path is a loop of symbolic links",
+    "not_a_regular_file": "the package path is not a regular file",
+    "permission_denied": "the server may not read the package path",
+    "os_error": "the server's file system cannot use the package path",
+}
+
+
+def _unusable(reason: str, exc: OSError | None = None) -> UnusablePathError:
+    details: dict[str, str] = {"reason": reason}
+    if exc is not None and exc.errno is not None:
+        details["errno"] = errno.errorcode.get(exc.errno, str(exc.errno))
+    # Never the path itself: after resolving symlinks it describes the server's disk.
+    return UnusablePathError(_UNUSABLE_MESSAGES[reason], details=details)
+
+
 def source_from_path(raw: str) -> InstallSource:
-    """A server-side bundle path, accepted only inside ``MARKET_PACKAGE_DIRS``."""
-    if not isinstance(raw, str) or not raw or "\x00" in raw:
+    """A server-side bundle path, accepted only inside ``MARKET_PACKAGE_DIRS``.
+
+    A path the file system cannot use (a NUL, too long a name, a symlink loop, a
+    folder or device instead of a file, ...) is ``unusable_path`` whatever the
+    ``OSError`` behind it; a path that is not there is ``not_found``.
+    """
+    if not isinstance(raw, str) or not raw:
         raise InvalidRequestError("package must be a non-empty path string")
+    if "\x00" in raw:
+        raise _unusable("nul_character")
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError as exc:  # lone surrogates from "\ud800" escapes
+        raise _unusable("encoding") from exc
     candidate = Path(raw)
     if not candidate.is_absolute():
         raise PathNotAllowedError(
             "package must be an absolute path", details={"package": raw}
         )
-    resolved = Path(os.path.realpath(candidate))
+    try:
+        resolved = Path(os.path.realpath(candidate))
+    except OSError as exc:
+        raise _unusable(_PATH_ERRNOS.get(exc.errno or 0, "os_error"), exc) from exc
     roots = [Path(os.path.realpath(p)) for p in market_conf().package_dirs]
     if not any(resolved.is_relative_to(root) for root in roots):
         # Neither the folders nor the path go back to the client: they describe the
@@ -53,8 +97,18 @@ def source_from_path(raw: str) -> InstallSource:
         raise PathNotAllowedError(
             "package paths are accepted only inside the configured package folders"
         )
-    if resolved.suffix != ".cvnext" or not resolved.is_file():
+    if resolved.suffix != ".cvnext":
         raise NotFoundError("there is no .cvnext bundle at the given package path")
+    try:
+        mode = os.stat(resolved).st_mode
+    except (FileNotFoundError, NotADirectoryError) as exc:
+        raise NotFoundError(
+            "there is no .cvnext bundle at the given package path"
+        ) from exc
+    except OSError as exc:
+        raise _unusable(_PATH_ERRNOS.get(exc.errno or 0, "os_error"), exc) from exc
+    if not stat.S_ISREG(mode):
+        raise _unusable("not_a_regular_file")
     return InstallSource(InstalledExtension.Source.PATH, resolved, resolved.name)
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from django import forms
 
 from market import signing
+from market.forms import ReasonField
 from market.models import CatalogEntry
 
 
@@ -60,7 +61,7 @@ class DecisionForm(forms.Form):
     """A reason from the canned list, written, or both (joined)."""
 
     canned = forms.ChoiceField(label="Reason", required=False)
-    reason = forms.CharField(
+    reason = ReasonField(
         label="In your words",
         required=False,
         max_length=MAX_REASON_CHARS,

@@ -141,9 +141,10 @@ def test_rows_stored_before_redaction_are_redacted_when_read(
 
 
 def test_an_unreadable_bundle_file(operator_api, package_dir, server_paths):
-    """A folder where the bundle should be: the archive reader's own refusal."""
+    """A folder where the bundle should be (tests/api/test_server_paths.py)."""
     (package_dir / "dir-1.0.0.cvnext").mkdir()
     response = install(operator_api, package=str(package_dir / "dir-1.0.0.cvnext"))
-    assert response.status_code in (404, 422)
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "unusable_path"
     assert_no_server_path(json.dumps(response.json()), server_paths)
     assert_no_server_path(public_views(operator_api), server_paths)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from market import revision
 from market.models import CatalogEntry, InstalledExtension
 from market.selectors import catalog_card, catalog_listing
+from tests.api.test_flag_gate import READ_ROUTES, WRITE_ROUTES
 
 
 def grow_catalogue(n: int) -> None:
@@ -312,3 +313,21 @@ def test_api_json_reads_are_compressed_and_nothing_else(
     # HTML pages carry CSRF tokens in their forms: never compressed (BREACH).
     page = admin_client.get("/admin/market/catalogentry/", HTTP_ACCEPT_ENCODING="gzip")
     assert page.status_code == 200 and "Content-Encoding" not in page
+
+
+@pytest.mark.parametrize(("method", "path"), READ_ROUTES + WRITE_ROUTES)
+@pytest.mark.parametrize(
+    "query",
+    ["extension_id=a%00b", "action=%00", "search=x%00", "page=1%00", "a%00b=1"],
+)
+def test_nul_in_any_query_parameter_of_any_route_is_a_400(
+    flags_on, make_user, token_client, method, path, query
+):
+    """On PostgreSQL a NUL in a filter (errors/?extension_id=) failed the query."""
+    client = token_client(make_user("root", superuser=True))
+    response = getattr(client, method)(f"{path}?{query}")
+    assert response.status_code == 400, response.content[:300]
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert response.json()["error"]["message"] == (
+        "query parameters cannot contain NUL characters"
+    )

@@ -166,3 +166,47 @@ def test_submitters_see_their_own_reviewers_see_all(
         reverse("market-api:submissions-detail", args=[other])
     )
     assert hidden.status_code == 404
+
+
+def test_a_refused_manifest_teaches_over_the_api(
+    flags_on, token_client, modder, tmp_path
+):
+    from tests.bundles import FILES, good_entries, write_zip
+
+    files = {**FILES, "ui/panel.html": b"<p>panel</p>\n"}
+    bundle = write_zip(
+        tmp_path / "typos.cvnext",
+        good_entries(
+            files,
+            permissions=["ui.panel"],
+            hooks=["on_scene_exit"],
+            ui={"panels": [{"slot": "sidbar", "label": "P", "path": "ui/panel.html"}]},
+        ),
+    )
+    response = submit(token_client(modder), bundle)
+    assert response.status_code == 422
+    error = response.json()["error"]
+    assert error["code"] == "manifest_invalid"
+    assert [
+        (p["path"], p["code"], p["message"]) for p in error["details"]["problems"]
+    ] == [
+        (
+            "hooks[0]",
+            "unknown_hook",
+            "unknown hook 'on_scene_exit'; did you mean 'on_scene_enter'? "
+            "(known hooks: docs/manifest.md#hooks)",
+        ),
+        (
+            "permissions[0].scope",
+            "unknown_permission",
+            "unknown scope 'ui.panel'; did you mean 'ui.panels'? "
+            "(known scopes: docs/manifest.md#permission-registry)",
+        ),
+        (
+            "ui.panels[0].slot",
+            "unknown_slot",
+            "unknown slot 'sidbar'; did you mean 'sidebar'? "
+            "(known slots: docs/manifest.md#panel-slots)",
+        ),
+    ]
+    assert not CatalogEntry.objects.exists()

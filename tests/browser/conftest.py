@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import TimeoutException
+from selenium.common.exceptions import TimeoutException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -103,7 +103,7 @@ class Browser:
         element.click()
         # A click that stays on the page (a checkbox, a disclosure) leaves it fresh.
         with contextlib.suppress(TimeoutException):
-            WebDriverWait(self.driver, 10).until(expected_conditions.staleness_of(page))
+            WebDriverWait(self.driver, 10).until(lambda _: _detached(page))
         WebDriverWait(self.driver, 20).until(
             lambda d: d.execute_script("return document.readyState") == "complete"
         )
@@ -139,6 +139,16 @@ class Browser:
         path.write_bytes(base64.b64decode(data["data"]))
         self.taken.append(path)
         return path
+
+
+def _detached(element) -> bool:
+    """Whether ``element`` left the document: stale, or (while the next page
+    replaces it) no longer resolvable by the browser at all."""
+    try:
+        element.is_enabled()
+    except WebDriverException:  # StaleElementReferenceException among them
+        return True
+    return False
 
 
 def _slug(text: str) -> str:

@@ -114,6 +114,88 @@ def test_unknown_names_suggest_the_closest_and_point_to_the_list(
 
 
 @pytest.mark.parametrize(
+    ("raw", "path", "message"),
+    [
+        (
+            minimal(hooks=["On_Scene_Enter"]),
+            "hooks[0]",
+            "unknown hook 'On_Scene_Enter'; did you mean 'on_scene_enter'? "
+            "(known hooks: docs/manifest.md#hooks)",
+        ),
+        (
+            minimal(hooks=["on-asset-saved"]),
+            "hooks[0]",
+            "unknown hook 'on-asset-saved'; did you mean 'on_asset_saved'? "
+            "(known hooks: docs/manifest.md#hooks)",
+        ),
+        (
+            minimal(permissions=[{"scope": "UI.PANELS"}]),
+            "permissions[0].scope",
+            "unknown scope 'UI.PANELS'; did you mean 'ui.panels'? "
+            "(known scopes: docs/manifest.md#permission-registry)",
+        ),
+        (
+            minimal(
+                permissions=["ui.panels"],
+                ui={"panels": [{"slot": "bottom-panel", **PANEL}]},
+            ),
+            "ui.panels[0].slot",
+            "unknown slot 'bottom-panel'; did you mean 'bottom_panel'? "
+            "(known slots: docs/manifest.md#panel-slots)",
+        ),
+    ],
+)
+def test_case_and_separator_slips_are_suggested_too(raw, path, message):
+    problem = only(raw)
+    assert (problem.path, problem.message) == (path, message)
+
+
+@pytest.mark.parametrize(
+    ("raw", "path", "code"),
+    [
+        (minimal(permissions=["ui.panel" + "s" * 120]), "permissions[0].scope", None),
+        (minimal(hooks=["on_scene_enter" + "r" * 120]), "hooks[0]", "unknown_hook"),
+        (
+            minimal(
+                permissions=["ui.panels"],
+                ui={"panels": [{"slot": "sidebar" + "r" * 120, **PANEL}]},
+            ),
+            "ui.panels[0].slot",
+            "unknown_slot",
+        ),
+    ],
+)
+def test_long_values_get_no_suggestion(raw, path, code):
+    # A typo is short; a long value is not compared (difflib's cost grows with it).
+    by_path = {p.path: p for p in problems(raw)}
+    assert path in by_path, by_path
+    assert "did you mean" not in by_path[path].message
+    if code:
+        assert by_path[path].code == code
+
+
+def test_several_typos_each_get_their_suggestion_in_one_report():
+    raw = minimal(
+        permissions=["ui.panel", "asset.read"],
+        hooks=["on_scene_exit", "on_asset_save"],
+        ui={"panels": [{"slot": "sidbar", **PANEL}, {"slot": "Inspector", **PANEL}]},
+    )
+    suggestions = {
+        p.path: p.message.split("; ")[1].split("?")[0]
+        for p in problems(raw)
+        if "did you mean" in p.message
+    }
+    assert suggestions == {
+        "hooks[0]": "did you mean 'on_scene_enter'",
+        "hooks[1]": "did you mean 'on_asset_saved'",
+        "permissions[0].scope": "did you mean 'ui.panels'",
+        "permissions[1].scope": "did you mean 'assets.read'",
+        "ui.panels[0].slot": "did you mean 'sidebar'",
+        "ui.panels[1].slot": "did you mean 'inspector'",
+    }
+
+
+@pytest.mark.parametrize(
     ("raw", "path", "code", "kind", "where"),
     [
         (

@@ -255,3 +255,13 @@ def test_unverified_approval_of_a_bundle_claiming_more_warns_then_is_refused(
     assert "approve it as verified or reject it [review_refused]" in body(done)
     entry.refresh_from_db()
     assert entry.status == "pending"
+
+
+def test_a_reason_with_hidden_characters_is_a_form_error(rclient, second):
+    response = rclient.post(
+        decide_url(second, "reject"), {"reason": "looks fine\u202e gnp.exe"}
+    )
+    assert response.status_code == 200
+    assert "character U+202E (RIGHT-TO-LEFT OVERRIDE) at position 10" in body(response)
+    second.refresh_from_db()
+    assert second.status == "pending"

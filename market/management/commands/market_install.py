@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from market import selectors, services
 from market.errors import MarketError
+from market.manifest import TRUST_LEVELS
 from market.models import InstalledExtension
 
 
@@ -21,15 +22,20 @@ class Command(BaseCommand):
         parser.add_argument("--allow-downgrade", action="store_true")
         parser.add_argument(
             "--trust",
-            choices=("unverified", "verified"),
+            choices=TRUST_LEVELS,
             help="unverified: run it sandboxed whatever it proves; verified: refuse "
             "it unless it proves verified",
         )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, **opts) -> None:
-        path = Path(opts["bundle"]).resolve()
-        if not path.is_file():
+        try:
+            path = Path(opts["bundle"]).resolve()
+            regular = path.is_file()
+        except (OSError, RuntimeError) as exc:  # too long a name, a symlink loop, ...
+            reason = getattr(exc, "strerror", None) or exc
+            raise CommandError(f"cannot use {opts['bundle']}: {reason}") from exc
+        if not regular:
             raise CommandError(f"no such bundle: {path}")
         source = services.InstallSource(InstalledExtension.Source.PATH, path, path.name)
         try:
