@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.views.decorators.http import require_http_methods
 
 from market import review
 from market.errors import MarketError
@@ -93,7 +94,9 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         return queue.queue_queryset(super().get_queryset(request))
 
     def get_urls(self):
-        decide = self.admin_site.admin_view(review_views.decide)
+        decide = self.admin_site.admin_view(
+            require_http_methods(["GET", "HEAD", "POST"])(review_views.decide)
+        )
         return [
             path(
                 "<path:pk>/decide/<str:action>/",

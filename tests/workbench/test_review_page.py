@@ -265,3 +265,11 @@ def test_a_reason_with_hidden_characters_is_a_form_error(rclient, second):
     assert "character U+202E (RIGHT-TO-LEFT OVERRIDE) at position 10" in body(response)
     second.refresh_from_db()
     assert second.status == "pending"
+
+
+@pytest.mark.parametrize("method", ["put", "delete", "patch"])
+def test_decision_pages_answer_get_and_post_only(rclient, second, method):
+    response = getattr(rclient, method)(decide_url(second, "reject"))
+    assert response.status_code == 405
+    second.refresh_from_db()
+    assert second.status == "pending"
