@@ -208,7 +208,7 @@ def test_demo_leaves_the_modders_2_0_pending_for_the_reviewer(tmp_path, client):
     review_url = reverse("admin:market_catalogentry_change", args=[pending.pk])
     assert (
         "[ok] demo.word_count 2.0.0 submitted by modder, pending review (code and "
-        f"permissions changed since 1.0.0): {review_url}"
+        f"permissions changed since 1.0.0): http://127.0.0.1:8000{review_url}"
     ) in out
     # What the reviewer is meant to see: new code and a new permission.
     report = pending.report

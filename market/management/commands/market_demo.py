@@ -109,7 +109,12 @@ class Command(BaseCommand):
         admin_token = self._admin(opts["username"])
         reviewer = self._reviewer(opts["reviewer"])
         modder = self._modder(DEMO_ACCOUNTS["MODDER_TOKEN"][0])
-        self._review_demo(Path(opts["samples"]) / REVIEW_DEMO, out, modder[0])
+        self._review_demo(
+            Path(opts["samples"]) / REVIEW_DEMO,
+            out,
+            modder[0],
+            opts["server_url"].rstrip("/"),
+        )
         if opts["env_file"]:
             self._env_file(
                 Path(opts["env_file"]),
@@ -170,7 +175,7 @@ class Command(BaseCommand):
         )
         return user, username, password
 
-    def _review_demo(self, src: Path, out: Path, modder: Any) -> None:
+    def _review_demo(self, src: Path, out: Path, modder: Any, server: str) -> None:
         """``demo.word_count`` 1.0.0 approved, 2.0.0 pending, both by the modder."""
         if not src.is_dir():
             return
@@ -200,7 +205,7 @@ class Command(BaseCommand):
                 raise CommandError(
                     f"{REVIEW_DEMO}/{version}: {exc.code}: {exc.message}"
                 ) from exc
-            url = reverse("admin:market_catalogentry_change", args=[entry.pk])
+            url = server + reverse("admin:market_catalogentry_change", args=[entry.pk])
             self.stdout.write(
                 f"[ok] {entry.extension_id} {version} submitted by "
                 f"{modder.get_username()}, pending review (code and permissions "
