@@ -78,6 +78,14 @@ class InstallRequestSerializer(serializers.Serializer):
     )
     reinstall = serializers.BooleanField(required=False, default=False)
     allow_downgrade = serializers.BooleanField(required=False, default=False)
+    accept = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        max_length=500,
+        help_text="What an upgrade may add over the installed version: every item "
+        "GET updates lists under 'accept' (permission:<scope>, route:<path>, "
+        "hook:<name>). Without all of them such an upgrade is consent_required.",
+    )
     trust = serializers.ChoiceField(
         choices=TRUST_LEVELS,
         required=False,
@@ -164,6 +172,7 @@ class InstalledExtensionSerializer(InstalledItemSerializer):
             instance,
             show_actor=bool(user and user.is_authenticated),
             latest=self.context.get("latest"),
+            marks=self.context.get("marks"),
         )
 
 

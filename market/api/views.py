@@ -18,7 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from market import list_cache, review, revision, selectors, services, signing
+from market import (
+    list_cache,
+    review,
+    revision,
+    selectors,
+    services,
+    signing,
+    versions,
+)
 from market.api import openapi as o
 from market.api import serializers as s
 from market.api.pagination import KeysetPagination, WholeUnlessPagedPagination
@@ -115,8 +123,20 @@ class InstallView(UploadLimitMixin, APIView):
             reinstall=opts["reinstall"],
             allow_downgrade=opts["allow_downgrade"],
             trust=opts.get("trust"),
+            accept=opts.get("accept"),
         )
-        return Response({"ok": True, "installed": selectors.installed_payload(row)})
+        payload = selectors.installed_payload(row)
+        body: dict[str, Any] = {"ok": True, "installed": payload}
+        if payload["yanked"]:
+            body["warnings"] = [
+                {
+                    "code": "yanked_version",
+                    "message": f"{row.extension_id} {row.version} was yanked: "
+                    f"{payload['yanked']['reason']}",
+                    "details": payload["yanked"],
+                }
+            ]
+        return Response(body)
 
 
 class UninstallView(APIView):
@@ -263,6 +283,7 @@ class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
         return {
             **super().get_serializer_context(),
             "latest": selectors.latest_versions(),
+            "marks": versions.version_marks(),
         }
 
 
