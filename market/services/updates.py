@@ -32,9 +32,9 @@ def consent_surface(data: dict[str, Any]) -> dict[str, set[str]]:
     """What a manifest asks the user to accept: scopes, global route paths, hooks."""
     return {
         "permissions": {
-            str(p.get("scope"))
-            for p in _dicts(data.get("permissions"))
-            if p.get("scope")
+            str(p.get("scope")) if isinstance(p, dict) else p
+            for p in (data.get("permissions") or [])
+            if (isinstance(p, dict) and p.get("scope")) or (isinstance(p, str) and p)
         },
         "global_routes": {
             str(r.get("path"))
