@@ -163,19 +163,20 @@ def _set_aside(path: Path, ext_id: str) -> Path:
     return aside
 
 
-def _retire(folder: Path, ext_id: str) -> None:
+def _retire(folder: Path, ext_id: str) -> Path | None:
     """Move ``extensions/<id>`` out of the way: into ``previous/<id>`` when it is the
-    kept version whose folder is missing (a rollback killed midway), else deleted."""
+    kept version whose folder is missing (a rollback killed midway); else aside,
+    returned for the caller to delete once the installed version is back."""
     aside = _discard(folder, ext_id)
     if aside is None:
-        return
+        return None
     slot = previous_folder(ext_id)
     sha = _kept_sha(ext_id)
     if sha is not None and folder_sha256(aside) == sha and not slot.exists():
         ensure(previous_dir())
         replace_durably(aside, slot)
-    else:
-        delete_retired(aside)
+        return None
+    return aside
 
 
 def _repair_kept(ext_id: str, kind: str) -> None:
@@ -215,8 +216,10 @@ def _repair(ext_id: str, kind: str) -> None:
         trash = _trash_for(ext_id, row.package_sha256)
         if trash is not None:
             trash = _set_aside(trash, ext_id)
-            _retire(folder, ext_id)
+            aside = _retire(folder, ext_id)
             replace_durably(trash, folder)
+            if aside is not None:
+                delete_retired(aside)
     elif kind == "row_without_folder" and row is not None:
         row.delete()
         record_event(

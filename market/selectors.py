@@ -147,6 +147,9 @@ def update_available(installed: str, latest: str | None) -> str | None:
     return latest if newer else None
 
 
+NO_MARKS: dict[str, Any] = {"yanked": None, "blocked": None}
+
+
 def installed_payload(
     row: InstalledExtension,
     *,
@@ -184,7 +187,7 @@ def installed_payload(
         "warnings": row.warnings,
         "warning_count": sidecar.get("warning_count", len(row.warnings)),
         "update_available": update_available(row.version, latest.get(row.extension_id)),
-        **marks.get(row.extension_id, {"yanked": None, "blocked": None}),
+        **marks.get(row.extension_id, NO_MARKS),
     }
 
 
@@ -218,9 +221,8 @@ def market_snapshot_json(*, show_actor: bool = True) -> bytes:
     without one (made outside the review services) is encoded here instead.
     """
     catalog = listings_joined(list(catalog_queryset().values_list("pk", "listing")))
-    latest = latest_versions()
     rows = list(InstalledExtension.objects.all())
-    marks = versions.version_marks([(r.extension_id, r.version) for r in rows])
+    latest, marks = versions.catalog_state([(r.extension_id, r.version) for r in rows])
     rest = encode(
         {
             "installed": [

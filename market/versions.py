@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 import semver
+from django.db.models import CharField, OuterRef, Subquery, Value
 
 from market.clock import iso
 from market.models import CatalogEntry, InstalledExtension, PreviousInstall
@@ -26,43 +27,65 @@ def _mark(reason: str, at: Any) -> dict[str, Any]:
     return {"reason": reason, "at": iso(at)}
 
 
-def version_marks(
+def catalog_state(
     rows: list[tuple[str, str]] | None = None,
-) -> dict[str, dict[str, Any]]:
-    """``{id: {"yanked": {reason, at} | None, "blocked": {reason, at} | None}}`` for
-    the installed ``(id, version)`` pairs (default: every installed extension).
+) -> tuple[dict[str, str], dict[str, dict[str, Any]]]:
+    """``(latest, marks)`` for the installed ``(id, version)`` pairs (default: every
+    installed extension), in one query however large the catalogue is.
 
-    ``yanked``: the installed version was yanked. ``blocked``: the installed version
-    was delisted, or the extension was (a delisted entry, and no version of it left
-    listed). One query, however many versions the catalogue holds of other ids.
+    ``latest``: the newest approved version of each id (what ``update_available``
+    compares with; see :func:`market.selectors.latest_versions`). ``marks``:
+    ``{id: {"yanked": {reason, at} | None, "blocked": {reason, at} | None}}``;
+    ``yanked`` when the installed version was yanked, ``blocked`` when it was
+    delisted, or the extension was (a delisted entry, and no version of it left
+    approved or yanked).
     """
+    entries = CatalogEntry.objects.filter(
+        status__in=(Status.APPROVED, Status.YANKED, Status.DELISTED)
+    ).order_by("extension_id", "-reviewed_at", "-id")
     if rows is None:
-        rows = list(InstalledExtension.objects.values_list("extension_id", "version"))
-    installed = dict(rows)
-    marks: dict[str, dict[str, Any]] = {
-        ext_id: {"yanked": None, "blocked": None} for ext_id in installed
-    }
-    if not installed:
-        return marks
-    entries = (
-        CatalogEntry.objects.filter(
-            extension_id__in=list(installed),
-            status__in=(Status.APPROVED, Status.YANKED, Status.DELISTED),
+        installed_version = InstalledExtension.objects.filter(
+            extension_id=OuterRef("extension_id")
+        ).values("version")[:1]
+        entries = entries.filter(
+            extension_id__in=InstalledExtension.objects.values("extension_id")
+        ).annotate(installed_version=Subquery(installed_version))
+    else:
+        versions = dict(rows)
+        entries = entries.filter(extension_id__in=list(versions)).annotate(
+            installed_version=Value(None, output_field=CharField())
         )
-        .order_by("extension_id", "-reviewed_at", "-id")
-        .values_list(
-            "extension_id", "version", "status", "review_reason", "reviewed_at"
-        )
-    )
+    latest: dict[str, str] = {}
+    marks: dict[str, dict[str, Any]] = {}
     listed: set[str] = set()
     newest_delist: dict[str, dict[str, Any]] = {}
-    for ext_id, version, status, reason, at in entries:
-        mark = marks[ext_id]
+    for (
+        ext_id,
+        version,
+        status,
+        is_latest,
+        reason,
+        at,
+        installed,
+    ) in entries.values_list(
+        "extension_id",
+        "version",
+        "status",
+        "is_latest",
+        "review_reason",
+        "reviewed_at",
+        "installed_version",
+    ):
+        if rows is not None:
+            installed = versions[ext_id]
+        mark = marks.setdefault(ext_id, {"yanked": None, "blocked": None})
+        if status == Status.APPROVED and is_latest:
+            latest[ext_id] = version
         if status in (Status.APPROVED, Status.YANKED):
             listed.add(ext_id)
         if status == Status.DELISTED:
             newest_delist.setdefault(ext_id, _mark(reason, at))
-        if version != installed[ext_id]:
+        if version != installed:
             continue
         if status == Status.YANKED:
             mark["yanked"] = _mark(reason, at)
@@ -71,7 +94,14 @@ def version_marks(
     for ext_id, delist in newest_delist.items():
         if ext_id not in listed and marks[ext_id]["blocked"] is None:
             marks[ext_id]["blocked"] = delist
-    return marks
+    return latest, marks
+
+
+def version_marks(
+    rows: list[tuple[str, str]] | None = None,
+) -> dict[str, dict[str, Any]]:
+    """The ``marks`` of :func:`catalog_state`."""
+    return catalog_state(rows)[1]
 
 
 def _newer(candidate: str, installed: str) -> bool:

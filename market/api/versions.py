@@ -22,6 +22,7 @@ from market.api.permissions import HasModelPermission
 from market.api.serializers import ExtensionIdField
 from market.clock import iso
 from market.errors import NotFoundError
+from market.manifest import TRUST_LEVELS
 from market.models import CatalogEntry
 from market.review.transitions import transition
 from market.services import lockfile, rollback
@@ -97,8 +98,19 @@ class RollbackResponseSerializer(serializers.Serializer):
 
 
 class LockTrustSerializer(serializers.Serializer):
-    level = serializers.ChoiceField(choices=CatalogEntry.Trust.values)
+    # A plain string checked below: a second choice field over the trust levels
+    # would give the OpenAPI document two names for one enum.
+    level = serializers.CharField(
+        max_length=16, help_text="unverified or verified, as GET lock gives it."
+    )
     proof = serializers.CharField(required=False, max_length=200)
+
+    def validate_level(self, value: str) -> str:
+        if value not in TRUST_LEVELS:
+            raise serializers.ValidationError(
+                "must be one of: " + ", ".join(TRUST_LEVELS), code="invalid_choice"
+            )
+        return value
 
 
 class LockEntrySerializer(serializers.Serializer):

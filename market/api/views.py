@@ -279,12 +279,10 @@ class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = InstalledExtension.objects.order_by("extension_id")
 
     def get_serializer_context(self) -> dict[str, Any]:
-        # One query for every row's "update_available", not one per row.
-        return {
-            **super().get_serializer_context(),
-            "latest": selectors.latest_versions(),
-            "marks": versions.version_marks(),
-        }
+        # One query for every row's "update_available", "yanked" and "blocked",
+        # not one per row.
+        latest, marks = versions.catalog_state()
+        return {**super().get_serializer_context(), "latest": latest, "marks": marks}
 
 
 def _lifecycle_schema(serializer: type) -> Any:
