@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 from market import selectors, versions
 from market.api import openapi as o
 from market.api.permissions import HasModelPermission
+from market.api.throttling import AtomicScopedRateThrottle
 from market.api.serializers import ExtensionIdField
 from market.clock import iso
 from market.errors import NotFoundError
@@ -209,12 +210,15 @@ class RollbackView(APIView):
 
     permission_classes = (HasModelPermission,)
     required_permission = "market.install_extension"
+    # Installs by another name: they spend the install budget.
+    throttle_classes = (AtomicScopedRateThrottle,)
+    throttle_scope = "market_install"
 
     @extend_schema(
         request=RollbackRequestSerializer,
         responses={
             200: RollbackResponseSerializer,
-            **o.errors(400, 401, 403, 404, 409),
+            **o.errors(400, 401, 403, 404, 409, 429),
         },
     )
     def post(self, request: Request) -> Response:
@@ -245,12 +249,15 @@ class RestoreView(APIView):
 
     permission_classes = (HasModelPermission,)
     required_permission = "market.install_extension"
+    # Installs by another name: they spend the install budget.
+    throttle_classes = (AtomicScopedRateThrottle,)
+    throttle_scope = "market_install"
 
     @extend_schema(
         request=RestoreRequestSerializer,
         responses={
             200: RestoreResponseSerializer,
-            **o.errors(400, 401, 403, 404, 409, 422),
+            **o.errors(400, 401, 403, 404, 409, 422, 429),
         },
     )
     def post(self, request: Request) -> Response:

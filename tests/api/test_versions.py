@@ -300,8 +300,14 @@ def test_rollback_swaps_back_to_the_previous_version(api, build_bundle, market_r
     assert sidecar(market_root, where="previous")["package"]["sha256"] == old.sha256
     assert PreviousInstall.objects.get().version == "0.1.0"
 
+    before = api.get(reverse("market-api:list"))
     back = rollback(api)
     assert back.status_code == 200, back.json()
+    # the cached list moved on with the revision
+    listing = api.get(reverse("market-api:list"), HTTP_IF_NONE_MATCH=before["ETag"])
+    assert listing.status_code == 200
+    assert listing.json()["installed"][0]["version"] == "0.1.0"
+    assert listing.json()["installed"][0]["update_available"] == "0.2.0"
     assert back.json()["installed"]["version"] == "0.1.0"
     assert back.json()["previous"] == {"version": "0.2.0", "sha256": new.sha256}
     row = InstalledExtension.objects.get()
