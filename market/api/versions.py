@@ -19,8 +19,8 @@ from rest_framework.views import APIView
 from market import selectors, versions
 from market.api import openapi as o
 from market.api.permissions import HasModelPermission
-from market.api.throttling import AtomicScopedRateThrottle
 from market.api.serializers import ExtensionIdField
+from market.api.throttling import AtomicScopedRateThrottle
 from market.clock import iso
 from market.errors import NotFoundError
 from market.manifest import TRUST_LEVELS
