@@ -13,6 +13,7 @@ installed are uninstalled again, so the studio is left as it was.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +22,8 @@ from market.models import CatalogEntry, InstalledExtension
 from market.services.install import extension_install
 from market.services.sources import check_stored_bundle, source_from_catalog
 from market.services.uninstall import extension_uninstall
+
+logger = logging.getLogger(__name__)
 
 Status = CatalogEntry.Status
 
@@ -144,6 +147,11 @@ def extensions_restore(
                 )
     except BaseException:
         for ext_id in reversed(done):
-            extension_uninstall(ext_id=ext_id, actor=actor)
+            try:
+                extension_uninstall(ext_id=ext_id, actor=actor)
+            except Exception:
+                # Recorded as an uninstall error; the restore's own failure is
+                # what the caller hears about.
+                logger.exception("restore: could not uninstall %s again", ext_id)
         raise
     return RestoreResult(installed=done, unchanged=sorted(present & set(by_id)))

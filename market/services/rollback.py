@@ -30,10 +30,20 @@ from django.utils import timezone
 
 from market import lifecycle
 from market.conf import market_conf
-from market.errors import InvalidRequestError, NoPreviousVersionError, NotInstalledError
+from market.errors import (
+    InvalidRequestError,
+    NoPreviousVersionError,
+    NotInstalledError,
+    TrustUnprovenError,
+)
 from market.lifecycle import record_event, recording
 from market.manifest import ID_RULE
-from market.models import InstalledExtension, LifecycleAction, PreviousInstall
+from market.models import (
+    CatalogEntry,
+    InstalledExtension,
+    LifecycleAction,
+    PreviousInstall,
+)
 from market.services.common import (
     ID_RE,
     SIDECAR_NAME,
@@ -140,6 +150,24 @@ def extension_rollback(*, ext_id: Any, actor: Any = None) -> InstalledExtension:
         return _swap_back(label, actor)
 
 
+def _check_still_trusted(kept: PreviousInstall) -> None:
+    """A verified version the catalogue has since withdrawn is not rolled back to:
+    delisting is how a signed bundle is revoked (as an install would refuse it)."""
+    if kept.trust_level != CatalogEntry.Trust.VERIFIED:
+        return
+    withdrawn = CatalogEntry.objects.filter(
+        package_sha256=kept.package_sha256,
+        status__in=(CatalogEntry.Status.DELISTED, CatalogEntry.Status.REJECTED),
+    ).first()
+    if withdrawn is not None:
+        raise TrustUnprovenError(
+            f"the catalogue withdrew {kept.extension_id} {kept.version} "
+            f"({withdrawn.status}); its verified trust no longer holds, so it is not "
+            "rolled back to",
+            details={"id": kept.extension_id, "reason": withdrawn.status},
+        )
+
+
 def _swap_back(ext_id: str, actor: Any) -> InstalledExtension:
     with locked_swap(ext_id) as swap:
         row = InstalledExtension.objects.filter(extension_id=ext_id).first()
@@ -156,6 +184,7 @@ def _swap_back(ext_id: str, actor: Any) -> InstalledExtension:
                 "keeps one",
                 details={"id": ext_id, "installed": row.version},
             )
+        _check_still_trusted(kept)
         swap.retire_current()
         lifecycle.fault_point("rollback.current_moved")
         swap.moves.move(slot, swap.target)

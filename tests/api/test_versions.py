@@ -515,3 +515,27 @@ def test_restore_body_is_checked(api):
         response = restore(api, lock)
         assert response.status_code == 400, lock
         assert response.json()["ok"] is False
+
+
+def test_no_rollback_to_a_verified_version_the_catalogue_withdrew(
+    api, build_bundle, market_root
+):
+    def kit(version):
+        def apply(data):
+            data["version"] = version
+
+        result = build_bundle("sample_toolkit", edit=apply)
+        entry = review.catalog_entry_submit(bundle_path=result.path)
+        return review.catalog_entry_approve(entry=entry, trust_level="verified")
+
+    first = kit("1.2.3")
+    assert install(api, id="sample.toolkit").status_code == 200
+    kit("1.2.4")
+    assert install(api, id="sample.toolkit").status_code == 200
+    review.catalog_entry_delist(entry=first, reviewer=None, reason="key leaked")
+    response = rollback(api, "sample.toolkit")
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "trust_unproven"
+    assert InstalledExtension.objects.get().version == "1.2.4"
+    assert sidecar(market_root, "sample.toolkit")["version"] == "1.2.4"
+    assert PreviousInstall.objects.get().version == "1.2.3"
