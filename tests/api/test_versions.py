@@ -539,3 +539,19 @@ def test_no_rollback_to_a_verified_version_the_catalogue_withdrew(
     assert InstalledExtension.objects.get().version == "1.2.4"
     assert sidecar(market_root, "sample.toolkit")["version"] == "1.2.4"
     assert PreviousInstall.objects.get().version == "1.2.3"
+
+
+def test_the_admin_lists_kept_versions_read_only(api, build_bundle, make_user, client):
+    publish(build_bundle, "0.1.0")
+    assert install(api, id="hello.minimal").status_code == 200
+    publish(build_bundle, "0.2.0")
+    assert install(api, id="hello.minimal").status_code == 200
+    client.force_login(make_user("root", superuser=True))
+    page = client.get(reverse("admin:market_previousinstall_changelist"))
+    assert page.status_code == 200
+    assert "hello.minimal" in page.content.decode()
+    kept = PreviousInstall.objects.get()
+    assert client.get(reverse("admin:market_previousinstall_add")).status_code == 403
+    delete = reverse("admin:market_previousinstall_delete", args=[kept.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert PreviousInstall.objects.count() == 1
