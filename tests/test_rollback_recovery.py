@@ -171,3 +171,20 @@ def test_doctor_removes_kept_folders_and_rows_that_lost_their_other_half(
     market_doctor(fix=True, min_age_seconds=0)
     assert not slot.exists()
     assert market_doctor(fix=False, min_age_seconds=0).clean
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("step", ["uninstall.moved", "uninstall.recorded"])
+def test_an_uninstall_killed_at_any_step_keeps_both_versions(
+    monkeypatch, market_root, three, step
+):
+    _, v2, v3 = three
+    killed(monkeypatch)
+    crash_at(monkeypatch, step)
+    with pytest.raises(Crash):
+        services.extension_uninstall(ext_id=v3.manifest.id)
+    monkeypatch.undo()
+    market_doctor(fix=True, min_age_seconds=0)
+    assert_consistent(market_root, installed=v3, kept=v2)
+    assert list((market_root / "staging").iterdir()) == []
+    assert market_doctor(fix=False, min_age_seconds=0).clean
