@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 from django import forms
 from django.contrib import admin, messages
-from django.template.loader import render_to_string
+from django.core.exceptions import PermissionDenied
+from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
-from django.urls import reverse
-from django.utils.html import format_html
+from django.urls import path
+from django.views.decorators.http import require_http_methods
 
 from market import review
 from market.errors import MarketError
@@ -21,6 +20,8 @@ from market.models import (
     LifecycleEvent,
     PreviousInstall,
 )
+from market.workbench import queue
+from market.workbench import review as review_views
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -50,66 +51,30 @@ REASON_PAGES = {
         "Delist these entries? They leave the catalogue and can no longer be "
         "installed by id; installed copies stay.",
     ),
-    "yank": (
-        "Yank versions",
-        "Yank",
-        "Yank these versions? Each stays reserved but is no longer offered as the "
-        "newest version of its extension.",
-    ),
 }
-
-
-def _pretty(value) -> str:
-    return format_html("<pre>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
 
 
 @admin.register(CatalogEntry)
 class CatalogEntryAdmin(admin.ModelAdmin):
+    """The review queue (the changelist: pending, oldest first) and the review page
+    (:mod:`market.workbench.review`) in place of the stock change form."""
+
     list_display = (
         "extension_id",
         "version",
         "status",
-        "trust_level",
-        "is_latest",
-        "submitted_by",
-        "submitted_at",
+        "submitter",
+        "waiting",
+        "risk",
+        "new_permissions",
+        "size",
     )
-    list_filter = ("status", "trust_level", "is_latest")
+    list_display_links = ("extension_id", "version")
+    list_filter = (queue.QueueStatusFilter, "trust_level")
     search_fields = ("extension_id", "name", "summary")
-    list_select_related = ("submitted_by", "reviewed_by")
-    readonly_fields = (
-        "extension_id",
-        "version",
-        "name",
-        "status",
-        "trust_level",
-        "review_summary",
-        "summary",
-        "authors",
-        "package_link",
-        "package_sha256",
-        "package_size",
-        "manifest_sha256",
-        "is_latest",
-        "submitted_by",
-        "submitted_at",
-        "reviewed_by",
-        "reviewed_at",
-        "review_reason",
-        "validation_report",
-        "manifest_json",
-    )
-    # Derived from the manifest (market.review.derived) and shown through it.
-    exclude = (
-        "manifest",
-        "report",
-        "card",
-        "permission_index",
-        "hook_index",
-        "listing",
-        "package",
-    )
-    actions = ("approve_verified", "approve_unverified", "reject", "delist", "yank")
+    list_select_related = ("submitted_by",)
+    ordering = ("submitted_at", "pk")
+    actions = ("reject", "delist")
 
     # Submitted data and review state change through review.transition() only, and
     # a submitted id+version stays reserved whatever became of it: nothing is added,
@@ -123,57 +88,67 @@ class CatalogEntryAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    @admin.display(description="What it asks for")
-    def review_summary(self, obj: CatalogEntry) -> str:
-        report = obj.report
-        return render_to_string(
-            "admin/market/review_summary.html",
-            {
-                "diff": report.get("diff", {}),
-                "permissions": obj.manifest.get("permissions", []),
-                "routes": report.get("effective_routes", []),
-                "capabilities": report.get("capabilities", {}),
-                "content_verified": report.get("content_verified"),
-                "files": report.get("files", []),
-                "warnings": report.get("warnings", []),
-                "warning_count": report.get(
-                    "warning_count", len(report.get("warnings", []))
-                ),
-            },
+    def has_review_permission(self, request) -> bool:
+        return request.user.has_perm("market.review_catalogentry")
+
+    def get_queryset(self, request):
+        return queue.queue_queryset(super().get_queryset(request))
+
+    def get_urls(self):
+        decide = self.admin_site.admin_view(
+            require_http_methods(["GET", "HEAD", "POST"])(review_views.decide)
+        )
+        return [
+            path(
+                "<path:pk>/decide/<str:action>/",
+                decide,
+                name="market_catalogentry_decide",
+            ),
+            *super().get_urls(),
+        ]
+
+    def get_list_display(self, request):
+        # One status at a time needs no status column: room for the others.
+        shown = super().get_list_display(request)
+        if queue.status_shown(request) == queue.ALL:
+            return shown
+        return tuple(name for name in shown if name != "status")
+
+    def changelist_view(self, request, extra_context=None):
+        title = queue.queue_title(queue.status_shown(request))
+        return super().changelist_view(
+            request, {"title": title, **(extra_context or {})}
         )
 
-    @admin.display(description="Package")
-    def package_link(self, obj: CatalogEntry) -> str:
-        # The workbench views check the review permission themselves.
-        def url(name: str) -> str:
-            return reverse(f"market-workbench:{name}", args=[obj.pk])
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        if request.method not in ("GET", "HEAD"):
+            # Refused by the stock view: nothing here is edited.
+            return super().change_view(request, object_id, form_url, extra_context)
+        if not (
+            self.has_view_permission(request) or self.has_review_permission(request)
+        ):
+            raise PermissionDenied
+        return review_views.review_page(request, object_id)
 
-        risk = obj.report.get("risk") if isinstance(obj.report, dict) else None
-        if isinstance(risk, dict):
-            total = risk.get("total")
-            plural = "" if total == 1 else "s"
-            score = f" (risk score {risk.get('score')}, {total} finding{plural})"
-        else:
-            score = " (not scanned yet)"
-        return format_html(
-            '<a href="{}">Download {}-{}.cvnext</a> &middot; <a href="{}">Files and '
-            'risk signals</a>{} &middot; <a href="{}">Changes since the last approved '
-            "version</a>",
-            url("download"),
-            obj.extension_id,
-            obj.version,
-            url("tree"),
-            score,
-            url("diff"),
-        )
+    @admin.display(description="submitter", ordering="submitted_by__username")
+    def submitter(self, obj: CatalogEntry) -> str:
+        return obj.submitted_by.get_username() if obj.submitted_by else "(server)"
 
-    @admin.display(description="Validation report (raw)")
-    def validation_report(self, obj: CatalogEntry) -> str:
-        return _pretty(obj.report)
+    @admin.display(description="waiting", ordering="submitted_at")
+    def waiting(self, obj: CatalogEntry) -> str:
+        return queue.waiting(obj)
 
-    @admin.display(description="Manifest")
-    def manifest_json(self, obj: CatalogEntry) -> str:
-        return _pretty(obj.manifest)
+    @admin.display(description="risk", ordering="risk_score")
+    def risk(self, obj: CatalogEntry) -> str:
+        return queue.risk_cell(obj)
+
+    @admin.display(description="new permissions")
+    def new_permissions(self, obj: CatalogEntry) -> str:
+        return queue.new_permissions_cell(obj)
+
+    @admin.display(description="size", ordering="package_size")
+    def size(self, obj: CatalogEntry) -> str:
+        return filesizeformat(obj.package_size)
 
     def _run(self, request, queryset, label: str, action: str, reason=None) -> None:
         done = 0
@@ -211,16 +186,7 @@ class CatalogEntryAdmin(admin.ModelAdmin):
         }
         return TemplateResponse(request, "admin/market/decision_reason.html", context)
 
-    @admin.action(permissions=["review"], description="Approve as verified (sign)")
-    def approve_verified(self, request, queryset) -> None:
-        self._run(request, queryset, "Approved as verified", "approve_verified")
-
-    @admin.action(
-        permissions=["review"], description="Approve as unverified (sandboxed)"
-    )
-    def approve_unverified(self, request, queryset) -> None:
-        self._run(request, queryset, "Approved as unverified", "approve_unverified")
-
+    # Approvals are made one entry at a time, from the review page's confirmation.
     @admin.action(permissions=["review"], description="Reject (with a reason)")
     def reject(self, request, queryset):
         return self._with_reason(request, queryset, "reject", "Rejected")
@@ -228,13 +194,6 @@ class CatalogEntryAdmin(admin.ModelAdmin):
     @admin.action(permissions=["review"], description="Delist (with a reason)")
     def delist(self, request, queryset):
         return self._with_reason(request, queryset, "delist", "Delisted")
-
-    @admin.action(permissions=["review"], description="Yank version (with a reason)")
-    def yank(self, request, queryset):
-        return self._with_reason(request, queryset, "yank", "Yanked")
-
-    def has_review_permission(self, request) -> bool:
-        return request.user.has_perm("market.review_catalogentry")
 
 
 @admin.register(InstalledExtension)

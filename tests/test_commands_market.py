@@ -66,6 +66,7 @@ def test_demo_lists_the_samples_and_is_repeatable(settings):
         )
     )
     assert listed == {
+        "demo.word_count": "unverified",
         "hello.minimal": "unverified",
         "legacy.tools": "unverified",
         "sample.toolkit": "verified",
@@ -74,9 +75,12 @@ def test_demo_lists_the_samples_and_is_repeatable(settings):
     assert token in out
     again = run("market_demo")
     assert "already listed" in again
-    assert CatalogEntry.objects.count() == 3
+    assert "[ok] demo.word_count 2.0.0 already submitted (pending)" in again
+    assert CatalogEntry.objects.count() == 5
     packages = sorted(p.name for p in Path(settings.MARKET_PACKAGE_DIRS[0]).iterdir())
     assert packages == [
+        "demo.word_count-1.0.0.cvnext",
+        "demo.word_count-2.0.0.cvnext",
         "hello.minimal-0.1.0.cvnext",
         "legacy.tools-0.9.1.cvnext",
         "sample.toolkit-1.2.3.cvnext",
@@ -103,8 +107,15 @@ def test_demo_writes_the_examples_environment(tmp_path, settings):
     )
     owners = {
         name: Token.objects.get(key=values[name]).user
-        for name in ("MODDER_TOKEN", "INSTALLER_TOKEN", "VIEWER_TOKEN")
+        for name in (
+            "MODDER_TOKEN",
+            "INSTALLER_TOKEN",
+            "VIEWER_TOKEN",
+            "REVIEWER_TOKEN",
+        )
     }
+    assert owners["REVIEWER_TOKEN"].has_perm("market.review_catalogentry")
+    assert owners["MODDER_TOKEN"].get_username() == values["MODDER_USER"]
     assert owners["MODDER_TOKEN"].has_perm("market.submit_catalogentry")
     assert owners["INSTALLER_TOKEN"].has_perm("market.install_extension")
     assert not owners["VIEWER_TOKEN"].get_all_permissions()
@@ -114,9 +125,7 @@ def test_demo_writes_the_examples_environment(tmp_path, settings):
 
     def tokens() -> str:
         text = env_file.read_text().split("TOKEN=", 2)[2]
-        return "\n".join(
-            line for line in text.splitlines() if "REVIEWER_PASSWORD" not in line
-        )
+        return "\n".join(line for line in text.splitlines() if "_PASSWORD=" not in line)
 
     before = tokens()
     run("market_demo", "--env-file", str(env_file), "--server-url", "http://h:1/")
@@ -163,8 +172,9 @@ def test_demo_makes_the_key_and_a_reviewer_who_can_review_the_admins_work(
         bundle_path=build_bundle("hello_minimal", edit=bump).path, actor=admin
     )
     client.post(
-        reverse("admin:market_catalogentry_changelist"),
-        {"action": "approve_unverified", "_selected_action": [entry.pk]},
+        reverse(
+            "admin:market_catalogentry_decide", args=[entry.pk, "approve_unverified"]
+        )
     )
     entry.refresh_from_db()
     assert entry.status == CatalogEntry.Status.APPROVED
@@ -173,3 +183,47 @@ def test_demo_makes_the_key_and_a_reviewer_who_can_review_the_admins_work(
 
 def bump(data: dict) -> None:
     data["version"] = "0.2.0"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_demo_leaves_the_modders_2_0_pending_for_the_reviewer(tmp_path, client):
+    from django.urls import reverse
+
+    env_file = tmp_path / "demo.env"
+    out = run("market_demo", "--env-file", str(env_file))
+    values = dict(
+        line.removeprefix("export ").split("=", 1)
+        for line in env_file.read_text().splitlines()
+        if line.startswith("export ")
+    )
+    assert f"modder login: modder / {values['MODDER_PASSWORD']}" in out
+    assert f"API token: {values['MODDER_TOKEN']}" in out
+    pending = CatalogEntry.objects.get(status="pending")
+    approved = CatalogEntry.objects.get(
+        extension_id=pending.extension_id, version="1.0.0"
+    )
+    assert (pending.extension_id, pending.version) == ("demo.word_count", "2.0.0")
+    assert approved.status == "approved"
+    assert pending.submitted_by.username == approved.submitted_by.username == "modder"
+    review_url = reverse("admin:market_catalogentry_change", args=[pending.pk])
+    assert (
+        "[ok] demo.word_count 2.0.0 submitted by modder, pending review (code and "
+        f"permissions changed since 1.0.0): http://127.0.0.1:8000{review_url}"
+    ) in out
+    # What the reviewer is meant to see: new code and a new permission.
+    report = pending.report
+    assert report["diff"]["previous_version"] == "1.0.0"
+    assert report["diff"]["changes"]["permissions"]["added"] == ["assets.write"]
+    codes = {(f["code"], f["file"]) for f in report["risk"]["findings"]}
+    assert ("network_access", "word_count/routes.py") in codes
+    assert ("new_permission", "manifest.json") in codes
+    assert client.login(
+        username=values["REVIEWER_USER"], password=values["REVIEWER_PASSWORD"]
+    )
+    page = client.get(review_url).content.decode()
+    assert "Approve as verified" in page and "Reject" in page
+    diff = client.get(
+        reverse("market-workbench:diff", args=[pending.pk])
+    ).content.decode()
+    assert "word_count/routes.py" in diff
+    assert "urllib" in diff

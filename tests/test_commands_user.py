@@ -76,8 +76,9 @@ def test_reviewer_logs_in_to_the_admin_and_reviews(flags_on, db, client, build_b
     assert client.get(changelist).status_code == 200
     entry = review.catalog_entry_submit(bundle_path=build_bundle("hello_minimal").path)
     response = client.post(
-        changelist,
-        {"action": "approve_unverified", "_selected_action": [entry.pk]},
+        reverse(
+            "admin:market_catalogentry_decide", args=[entry.pk, "approve_unverified"]
+        )
     )
     assert response.status_code == 302
     entry.refresh_from_db()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from typing import Any
 
 import pytest
@@ -36,9 +35,6 @@ from market.manifest.limits import MAX_SCHEMA_ERRORS
 
 # Fixed bounds on what one refusal may produce, whatever the manifest holds.
 MAX_ERROR_BYTES = 64 * 1024
-# CPU seconds to refuse (or accept) the worst manifest inside the limits; measured
-# at ~0.1 s, the margin is for a slow shared test machine.
-MAX_CPU_SECONDS = 2.0
 
 
 def minimal(**changes: Any) -> dict[str, Any]:
@@ -290,28 +286,29 @@ def worst_cases() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("case", sorted(worst_cases()))
-def test_the_worst_manifest_inside_the_limits_costs_bounded_cpu(case: str):
+def test_the_worst_manifest_inside_the_limits_gets_a_bounded_answer(case: str):
+    # Its CPU cost is measured by benchmarks/bench_rejections.py (worst-in-limits).
     raw = encoded(worst_cases()[case])
     assert len(raw) <= LIMITS.max_bytes
-    started = time.process_time()
     try:
         result: Manifest | ManifestError = normalise_manifest(parse_manifest_bytes(raw))
     except ManifestError as exc:
         result = exc
-    spent = time.process_time() - started
-    assert spent < MAX_CPU_SECONDS, f"{case}: {spent:.2f} s"
     if isinstance(result, ManifestError):
         assert len(json.dumps(result.as_dict())) < MAX_ERROR_BYTES
     else:
         assert len(result.warnings) <= MAX_WARNINGS
 
 
-def test_a_repeated_mistake_past_the_byte_limit_costs_no_parsing():
+def test_a_repeated_mistake_past_the_byte_limit_costs_no_parsing(monkeypatch):
     raw = encoded(minimal(hooks=["x"] * 100_000))
-    started = time.process_time()
+
+    def never(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("a manifest over the byte limit was parsed")
+
+    monkeypatch.setattr("market.manifest.parsing.json.loads", never)
     with pytest.raises(ManifestLimitError) as info:
         parse_manifest_bytes(raw)
-    assert time.process_time() - started < 0.05
     assert info.value.details["name"] == "max_bytes"
 
 

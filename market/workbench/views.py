@@ -60,7 +60,7 @@ SKIP_NOTES = {
 View = Callable[..., HttpResponseBase]
 
 
-def _harden(response: HttpResponseBase, csp: str) -> HttpResponseBase:
+def harden(response: HttpResponseBase, csp: str) -> HttpResponseBase:
     response["X-Content-Type-Options"] = "nosniff"
     response["Content-Security-Policy"] = csp
     response["Referrer-Policy"] = "same-origin"
@@ -107,7 +107,7 @@ def workbench_view(csp: str = PAGE_CSP) -> Callable[[View], View]:
 
         @wraps(view)
         def outer(request: HttpRequest, pk: int) -> HttpResponseBase:
-            return _harden(guarded(request, pk), csp)
+            return harden(guarded(request, pk), csp)
 
         return outer
 
@@ -146,7 +146,7 @@ def _page(
     )
 
 
-def _findings(entry: CatalogEntry) -> list[dict[str, Any]]:
+def linked_findings(entry: CatalogEntry) -> list[dict[str, Any]]:
     found = []
     for finding in (entry.report.get("risk") or {}).get("findings", []):
         if not isinstance(finding, dict):
@@ -179,7 +179,7 @@ def tree(request: HttpRequest, entry: CatalogEntry) -> HttpResponseBase:
         files=files,
         total_bytes=sum(f.size for f in tree),
         risk=risk,
-        findings=_findings(entry),
+        findings=linked_findings(entry),
         scanned="risk" in entry.report,
     )
 

@@ -24,7 +24,7 @@ STEPS = [
     ("a modder account", r"manage\.py market_user create \S+ --role modder"),
     ("submit", r"manage\.py market_submit "),
     ("a reviewer account", r"manage\.py market_user create \S+ --role reviewer"),
-    ("the reviewer approves", r"action=approve_"),
+    ("the reviewer approves", r"/decide/approve_"),
     (
         "install by id with an installer token",
         r"\$INSTALLER_TOKEN.*\n.*\"id\": \"ada\.greeter\"",

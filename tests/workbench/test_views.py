@@ -291,7 +291,8 @@ def test_entry_page_shows_the_risk_score(client, make_user, submit):
     page = body(
         client.get(reverse("admin:market_catalogentry_change", args=[entry.pk]))
     )
-    assert "(risk score 15, 1 finding)" in page
+    assert "Score <strong>15</strong> of 100 &middot; 1 finding" in page
+    assert "bundle/file/?path=pkg%2Frun.py#L-1" in page
 
 
 def test_pages_need_nothing_the_csp_forbids(rclient, submit):

@@ -9,13 +9,18 @@ The catalogue key is created explicitly (as ``market_keys create`` would) when
 missing, since ``sample.toolkit`` is approved as verified. A second staff account,
 ``reviewer``, holds the reviewer role and a fresh password (printed), so the review
 flow can be tried in the admin at once: nobody may decide their own submission.
+A ``modder`` account (password and token printed) owns ``demo.word_count``: its 1.0.0
+is approved and its 2.0.0, which changes the Python code and asks for a new
+permission, is left pending for the reviewer (sources under
+``fixtures/extensions/review_demo``).
 
 ``--env-file FILE`` also writes what the examples in the README and ``docs/`` use, as a
 file a shell can source: the API base ``B``, tokens of the admin (``TOKEN``,
 ``ADMIN_TOKEN``), a modder, an installer and a user without permissions
 (``MODDER_TOKEN``, ``INSTALLER_TOKEN``, ``VIEWER_TOKEN``), and ``COMFYVN_MARKET_SERVER``
-/ ``COMFYVN_MARKET_TOKEN`` for ``market_submit``, and the reviewer's login
-(``REVIEWER_USER``, ``REVIEWER_PASSWORD``).
+/ ``COMFYVN_MARKET_TOKEN`` for ``market_submit``, the reviewer's login and token
+(``REVIEWER_USER``, ``REVIEWER_PASSWORD``, ``REVIEWER_TOKEN``) and the modder's login
+(``MODDER_USER``, ``MODDER_PASSWORD``).
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from __future__ import annotations
 import secrets
 import shlex
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
+from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from market import flags, packaging, review, services, signing
@@ -35,6 +42,9 @@ from market.errors import MarketError
 from market.models import CatalogEntry
 
 VERIFIED_SAMPLES = {"sample.toolkit"}
+# Under --samples: two versions of one extension, for the review demo (not samples).
+REVIEW_DEMO = "review_demo"
+REVIEW_DEMO_VERSIONS = ("1.0.0", "2.0.0")
 # Accounts the docs' examples use: variable -> (user name, roles).
 DEMO_ACCOUNTS: dict[str, tuple[str, list[str]]] = {
     "MODDER_TOKEN": ("modder", ["modder"]),
@@ -85,7 +95,11 @@ class Command(BaseCommand):
         self.stdout.write(f"[ok] flags on in {flags.config_path()}")
         self._catalogue_key()
         out = market_conf().package_dirs[0]
-        samples = sorted(p for p in Path(opts["samples"]).iterdir() if p.is_dir())
+        samples = sorted(
+            p
+            for p in Path(opts["samples"]).iterdir()
+            if p.is_dir() and p.name != REVIEW_DEMO
+        )
         for src in samples:
             try:
                 result = packaging.build_package(src, out, force=True)
@@ -94,9 +108,20 @@ class Command(BaseCommand):
             self._list(result)
         admin_token = self._admin(opts["username"])
         reviewer = self._reviewer(opts["reviewer"])
+        modder = self._modder(DEMO_ACCOUNTS["MODDER_TOKEN"][0])
+        self._review_demo(
+            Path(opts["samples"]) / REVIEW_DEMO,
+            out,
+            modder[0],
+            opts["server_url"].rstrip("/"),
+        )
         if opts["env_file"]:
             self._env_file(
-                Path(opts["env_file"]), opts["server_url"], admin_token, reviewer
+                Path(opts["env_file"]),
+                opts["server_url"],
+                admin_token,
+                reviewer,
+                modder[1:],
             )
 
     def _catalogue_key(self) -> None:
@@ -134,6 +159,59 @@ class Command(BaseCommand):
         )
         return username, password
 
+    def _modder(self, username: str) -> tuple[Any, str, str]:
+        """The demo's modder, with a fresh password: ``(user, username, password)``."""
+        _account_token(username, DEMO_ACCOUNTS["MODDER_TOKEN"][1])
+        user = get_user_model().objects.get(username=username)
+        password = secrets.token_urlsafe(12)
+        user.set_password(password)
+        user.save()
+        token = services.market_user_token(username=username)
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"modder login: {username} / {password}   API token: {token}   "
+                "(submits demo.word_count)"
+            )
+        )
+        return user, username, password
+
+    def _review_demo(self, src: Path, out: Path, modder: Any, server: str) -> None:
+        """``demo.word_count`` 1.0.0 approved, 2.0.0 pending, both by the modder."""
+        if not src.is_dir():
+            return
+        for version in REVIEW_DEMO_VERSIONS:
+            try:
+                result = packaging.build_package(src / version, out, force=True)
+                entry = CatalogEntry.objects.filter(
+                    extension_id=result.manifest.id, version=version
+                ).first()
+                if entry is not None:
+                    self.stdout.write(
+                        f"[ok] {entry.extension_id} {version} already submitted "
+                        f"({entry.status})"
+                    )
+                    continue
+                entry = review.catalog_entry_submit(
+                    bundle_path=result.path, actor=modder
+                )
+                if version != REVIEW_DEMO_VERSIONS[-1]:
+                    entry = review.catalog_entry_approve(entry=entry)
+                    self.stdout.write(
+                        f"[ok] listed {entry.extension_id} {version} trust=unverified "
+                        f"sha256={entry.package_sha256[:16]}..."
+                    )
+                    continue
+            except MarketError as exc:
+                raise CommandError(
+                    f"{REVIEW_DEMO}/{version}: {exc.code}: {exc.message}"
+                ) from exc
+            url = server + reverse("admin:market_catalogentry_change", args=[entry.pk])
+            self.stdout.write(
+                f"[ok] {entry.extension_id} {version} submitted by "
+                f"{modder.get_username()}, pending review (code and permissions "
+                f"changed since {REVIEW_DEMO_VERSIONS[0]}): {url}"
+            )
+
     def _list(self, result: packaging.PackageResult) -> None:
         manifest = result.manifest
         existing = CatalogEntry.objects.filter(
@@ -166,7 +244,12 @@ class Command(BaseCommand):
         )
 
     def _env_file(
-        self, path: Path, server: str, admin_token: str, reviewer: tuple[str, str]
+        self,
+        path: Path,
+        server: str,
+        admin_token: str,
+        reviewer: tuple[str, str],
+        modder: tuple[str, str],
     ) -> None:
         server = server.rstrip("/")
         tokens = {
@@ -187,6 +270,9 @@ class Command(BaseCommand):
             # The admin login that reviews in /admin/ (see docs/operations.md).
             "REVIEWER_USER": reviewer[0],
             "REVIEWER_PASSWORD": reviewer[1],
+            "REVIEWER_TOKEN": services.market_user_token(username=reviewer[0]),
+            "MODDER_USER": modder[0],
+            "MODDER_PASSWORD": modder[1],
         }
         path.parent.mkdir(parents=True, exist_ok=True)
         lines = [
