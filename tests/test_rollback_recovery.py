@@ -188,3 +188,35 @@ def test_an_uninstall_killed_at_any_step_keeps_both_versions(
     assert_consistent(market_root, installed=v3, kept=v2)
     assert list((market_root / "staging").iterdir()) == []
     assert market_doctor(fix=False, min_age_seconds=0).clean
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_commands_accept_new_items_and_roll_back(build_bundle, market_root):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    def adds(data):
+        data["version"] = "2.0.0"
+        data["permissions"] = ["assets.read"]
+
+    old = build_bundle("hello_minimal")
+    new = build_bundle("hello_minimal", edit=adds)
+    call_command("market_install", str(old.path), stdout=StringIO())
+    with pytest.raises(CommandError, match="consent_required"):
+        call_command("market_install", str(new.path), stdout=StringIO())
+    call_command(
+        "market_install",
+        str(new.path),
+        "--accept",
+        "permission:assets.read",
+        stdout=StringIO(),
+    )
+    out = StringIO()
+    call_command("market_rollback", "hello.minimal", stdout=out)
+    assert out.getvalue().strip() == (
+        "[ok] rolled back hello.minimal to 0.1.0 (kept 2.0.0 for the next rollback)"
+    )
+    assert InstalledExtension.objects.get().package_sha256 == old.sha256
+    with pytest.raises(CommandError, match="not_installed"):
+        call_command("market_rollback", "no.such.ext", stdout=StringIO())
