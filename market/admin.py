@@ -18,6 +18,7 @@ from market.models import (
     InstalledExtension,
     LifecycleError,
     LifecycleEvent,
+    PreviousInstall,
 )
 from market.workbench import queue
 from market.workbench import review as review_views
@@ -199,6 +200,19 @@ class CatalogEntryAdmin(admin.ModelAdmin):
 class InstalledExtensionAdmin(ReadOnlyAdmin):
     list_display = ("extension_id", "version", "trust_level", "source", "installed_at")
     list_filter = ("trust_level", "source")
+    search_fields = ("extension_id",)
+    list_select_related = ("installed_by",)
+
+
+@admin.register(PreviousInstall)
+class PreviousInstallAdmin(ReadOnlyAdmin):
+    """Versions kept for rollback; the services write and remove them with their
+    folders, so nobody deletes one here either."""
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    list_display = ("extension_id", "version", "trust_level", "source", "kept_at")
     search_fields = ("extension_id",)
     list_select_related = ("installed_by",)
 

@@ -8,6 +8,13 @@ What a killed process can leave behind, and what ``fix`` does about it:
 - a folder with a marketplace sidecar but no row (killed before the commit): removed,
   so the id is back to "not installed";
 - a folder without a sidecar: not ours; reported, never touched;
+- the kept previous version of an upgrade (``previous/<id>``, see
+  :mod:`market.services.rollback`): an installed version found there or in the trash
+  is put back in ``extensions/<id>`` (a rollback or upgrade killed midway:
+  ``interrupted_swap``), the previous version found in the trash goes back to
+  ``previous/<id>`` (``interrupted_keep``), a kept row without its folder is removed
+  (``previous_without_folder``) and a kept folder without its row is removed
+  (``orphan_previous``);
 - the temp file of a durable write killed midway (``.comfyvn.json.<hex>.tmp`` beside
   the flags file, ``.catalog.pem.<hex>.tmp`` beside the catalogue key,
   ``.cvn-<key id>.pem.<hex>.tmp`` among the retired keys): removed.
@@ -35,7 +42,7 @@ from market import flags
 from market.conf import market_conf
 from market.durable import is_temp_name, replace_durably
 from market.lifecycle import record_event, recording
-from market.models import InstalledExtension, LifecycleAction
+from market.models import InstalledExtension, LifecycleAction, PreviousInstall
 from market.services import SIDECAR_NAME, extensions_dir, staging_dir
 from market.services.common import (
     ID_RE,
@@ -44,6 +51,7 @@ from market.services.common import (
     is_lock_timeout,
     lock_slot,
 )
+from market.services.rollback import folder_sha256, previous_dir, previous_folder
 
 
 @dataclass
@@ -74,15 +82,45 @@ def _sidecar(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def _trash_for(ext_id: str, sha256: str) -> Path | None:
+def _trash_for(ext_id: str, sha256: str, *, kept: bool = True) -> Path | None:
+    """A copy of the version with ``sha256`` outside ``extensions/``: in the trash
+    of a swap, or (``kept``) in the previous-version folder."""
     root = staging_dir()
-    if not root.is_dir():
-        return None
-    for candidate in sorted(root.glob(f"trash-{ext_id}-*")):
-        side = _sidecar(candidate)
-        if side and side.get("package", {}).get("sha256") == sha256:
-            return candidate
+    if root.is_dir():
+        for candidate in sorted(root.glob(f"trash-{ext_id}-*")):
+            side = _sidecar(candidate)
+            if side and side.get("package", {}).get("sha256") == sha256:
+                return candidate
+    slot = previous_folder(ext_id)
+    if kept and slot.is_dir() and folder_sha256(slot) == sha256:
+        return slot
     return None
+
+
+def _kept_sha(ext_id: str) -> str | None:
+    return (
+        PreviousInstall.objects.filter(extension_id=ext_id)
+        .values_list("package_sha256", flat=True)
+        .first()
+    )
+
+
+def _diagnose_kept(ext_id: str, installed: bool) -> tuple[str, str] | None:
+    """What is wrong with the kept previous version of an id (once its install is
+    right)."""
+    slot = previous_folder(ext_id)
+    sha = _kept_sha(ext_id)
+    if sha is None or not installed:
+        if sha is not None:
+            return ("previous_without_install", "removed the kept version")
+        if slot.exists():
+            return ("orphan_previous", "removed the folder")
+        return None
+    if folder_sha256(slot) == sha:
+        return None
+    if _trash_for(ext_id, sha, kept=False) is not None:
+        return ("interrupted_keep", "restored the kept previous version")
+    return ("previous_without_folder", "removed the kept version's row")
 
 
 def _diagnose(ext_id: str) -> tuple[str, str] | None:
@@ -93,12 +131,12 @@ def _diagnose(ext_id: str) -> tuple[str, str] | None:
     side = _sidecar(folder) if has_folder else None
     if row is None:
         if not has_folder:
-            return None
+            return _diagnose_kept(ext_id, installed=False)
         if side is None:
             return ("unmanaged_folder", "none (not installed by the marketplace)")
         return ("folder_without_row", "removed the folder")
     if side and side.get("package", {}).get("sha256") == row.package_sha256:
-        return None
+        return _diagnose_kept(ext_id, installed=True)
     if _trash_for(ext_id, row.package_sha256) is not None:
         return ("interrupted_swap", "restored the installed version")
     if not has_folder:
@@ -115,13 +153,70 @@ def _discard(folder: Path, ext_id: str) -> Path | None:
     return aside
 
 
+def _set_aside(path: Path, ext_id: str) -> Path:
+    """Move a copy out of ``previous/`` into the trash (durably) before its slot is
+    reused; a copy already in the trash stays where it is."""
+    if path.parent == staging_dir():
+        return path
+    aside = ensure(staging_dir()) / f"trash-{ext_id}-{uuid.uuid4().hex}"
+    replace_durably(path, aside)
+    return aside
+
+
+def _retire(folder: Path, ext_id: str) -> Path | None:
+    """Move ``extensions/<id>`` out of the way: into ``previous/<id>`` when it is the
+    kept version whose folder is missing (a rollback killed midway); else aside,
+    returned for the caller to delete once the installed version is back."""
+    aside = _discard(folder, ext_id)
+    if aside is None:
+        return None
+    slot = previous_folder(ext_id)
+    sha = _kept_sha(ext_id)
+    if sha is not None and folder_sha256(aside) == sha and not slot.exists():
+        ensure(previous_dir())
+        replace_durably(aside, slot)
+        return None
+    return aside
+
+
+def _repair_kept(ext_id: str, kind: str) -> None:
+    slot = previous_folder(ext_id)
+    if kind == "interrupted_keep":
+        sha = _kept_sha(ext_id)
+        trash = _trash_for(ext_id, sha, kept=False) if sha else None
+        if trash is not None:
+            aside = _discard(slot, ext_id)
+            ensure(previous_dir())
+            replace_durably(trash, slot)
+            if aside is not None:
+                delete_retired(aside)
+        return
+    if kind in ("previous_without_folder", "previous_without_install"):
+        row = PreviousInstall.objects.filter(extension_id=ext_id).first()
+        if row is not None:
+            row.delete()
+            record_event(
+                LifecycleAction.REPAIR,
+                ext_id,
+                version=row.version,
+                detail={"kind": kind},
+            )
+    if slot.exists():  # orphan_previous, and what a removed row leaves behind
+        aside = _discard(slot, ext_id)
+        if aside is not None:
+            delete_retired(aside)
+
+
 def _repair(ext_id: str, kind: str) -> None:
     folder = extensions_dir() / ext_id
     row = InstalledExtension.objects.filter(extension_id=ext_id).first()
-    if kind == "interrupted_swap" and row is not None:
+    if kind in KEPT_KINDS:
+        _repair_kept(ext_id, kind)
+    elif kind == "interrupted_swap" and row is not None:
         trash = _trash_for(ext_id, row.package_sha256)
         if trash is not None:
-            aside = _discard(folder, ext_id)
+            trash = _set_aside(trash, ext_id)
+            aside = _retire(folder, ext_id)
             replace_durably(trash, folder)
             if aside is not None:
                 delete_retired(aside)
@@ -170,8 +265,11 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
     report = DoctorReport()
     ext_root = extensions_dir()
     ids = set(InstalledExtension.objects.values_list("extension_id", flat=True))
+    ids |= set(PreviousInstall.objects.values_list("extension_id", flat=True))
     if ext_root.is_dir():
         ids |= {p.name for p in ext_root.iterdir()}
+    if previous_dir().is_dir():
+        ids |= {p.name for p in previous_dir().iterdir() if ID_RE.fullmatch(p.name)}
     for ext_id in sorted(ids):
         finding = _diagnose(ext_id)
         if finding is None:
@@ -179,10 +277,16 @@ def market_doctor(*, fix: bool, min_age_seconds: float = 600.0) -> DoctorReport:
         kind, repair = finding
         repaired = False
         if fix and kind in REPAIRABLE and ID_RE.fullmatch(ext_id):
-            fixed = _fix(ext_id)
-            if fixed is None:
-                continue
-            kind, repair, repaired = fixed
+            # One finding at a time (the install first, then its kept version).
+            for _attempt in range(3):
+                fixed = _fix(ext_id)
+                if fixed is None:
+                    break
+                kind, repair, repaired = fixed
+                report.add(kind, ext_id, repair, repaired=repaired)
+                if not repaired:
+                    break
+            continue
         report.add(kind, ext_id, repair, repaired=repaired)
 
     now = time.time()
@@ -234,16 +338,32 @@ def _stale_temps(now: float, min_age_seconds: float) -> list[Path]:
 
 
 def _claimed(trash: Path) -> bool:
-    """Is this trash folder the only copy of an installed version?"""
+    """Is this trash folder the only copy of an installed or kept version?"""
     side = _sidecar(trash)
     if not side:
         return False
-    row = InstalledExtension.objects.filter(extension_id=side.get("id", "")).first()
-    return (
+    ext_id = str(side.get("id", ""))
+    sha = side.get("package", {}).get("sha256")
+    row = InstalledExtension.objects.filter(extension_id=ext_id).first()
+    if (
         row is not None
-        and side.get("package", {}).get("sha256") == (row.package_sha256)
-        and not (extensions_dir() / row.extension_id / SIDECAR_NAME).exists()
-    )
+        and sha == row.package_sha256
+        and folder_sha256(extensions_dir() / ext_id) != sha
+    ):
+        return True
+    kept = _kept_sha(ext_id) if ID_RE.fullmatch(ext_id) else None
+    slot_sha = folder_sha256(previous_folder(ext_id))
+    return kept is not None and sha == kept and slot_sha != sha
 
 
-REPAIRABLE = frozenset({"interrupted_swap", "row_without_folder", "folder_without_row"})
+KEPT_KINDS = frozenset(
+    {
+        "interrupted_keep",
+        "previous_without_folder",
+        "previous_without_install",
+        "orphan_previous",
+    }
+)
+REPAIRABLE = frozenset(
+    {"interrupted_swap", "row_without_folder", "folder_without_row", *KEPT_KINDS}
+)

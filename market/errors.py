@@ -372,3 +372,28 @@ class SigningKeyExistsError(MarketError):
     public key)."""
 
     code = "signing_key_exists"
+
+
+class ConsentRequiredError(MarketError):
+    """An upgrade asks for permissions, global routes or hooks the installed version
+    did not have, and the request did not accept every one of them."""
+
+    code = "consent_required"
+
+
+class NoPreviousVersionError(MarketError):
+    """A rollback of an extension that has no kept previous version."""
+
+    code = "no_previous_version"
+
+
+class LockMismatchError(MarketError):
+    """A lockfile names a version the catalogue does not hold with those digests."""
+
+    code = "lock_mismatch"
+
+
+class RestoreConflictError(MarketError):
+    """A restore would replace or leave behind installs the lockfile does not name."""
+
+    code = "restore_conflict"

@@ -55,6 +55,14 @@ def _sql() -> tuple[str, list[Any]]:
             ),
             {per_level},
             (SELECT COUNT(*) FROM {errors} WHERE action IN ({actions})),
+            (SELECT COUNT(*) FROM {installed} i WHERE EXISTS (
+                SELECT 1 FROM {entries} c WHERE c.extension_id = i.extension_id
+                AND c.version = i.version AND c.status = %s)),
+            (SELECT COUNT(*) FROM {installed} i WHERE EXISTS (
+                SELECT 1 FROM {entries} c WHERE c.extension_id = i.extension_id
+                AND c.status = %s AND (c.version = i.version OR NOT EXISTS (
+                    SELECT 1 FROM {entries} a WHERE a.extension_id = i.extension_id
+                    AND a.status IN (%s, %s))))),
             e.action, e.message, e.created_at, e.extension_id, e.code,
             EXISTS (
                 SELECT 1 FROM {events} v
@@ -73,6 +81,11 @@ def _sql() -> tuple[str, list[Any]]:
         True,
         *TRUST_LEVELS,
         *LIFECYCLE_ACTIONS,
+        # yanked, then blocked (delisted: the version, or the whole extension)
+        CatalogEntry.Status.YANKED,
+        CatalogEntry.Status.DELISTED,
+        CatalogEntry.Status.APPROVED,
+        CatalogEntry.Status.YANKED,
         *LIFECYCLE_ACTIONS,
         *LIFECYCLE_ACTIONS,
     ]
@@ -93,7 +106,8 @@ def market_health() -> dict[str, Any]:
         row = cursor.fetchone()
     n = len(TRUST_LEVELS)
     catalog, by_level, errors = row[0], row[1 : 1 + n], row[1 + n]
-    action, message, created_at, ext_id, code, superseded = row[2 + n :]
+    yanked, blocked = row[2 + n], row[3 + n]
+    action, message, created_at, ext_id, code, superseded = row[4 + n :]
     last_error = None
     if action is not None and not superseded:
         last_error = {
@@ -106,7 +120,14 @@ def market_health() -> dict[str, Any]:
         }
     return {
         "ok": True,
-        "counts": {"catalog": catalog, "installed": sum(by_level), "errors": errors},
+        "counts": {
+            "catalog": catalog,
+            "installed": sum(by_level),
+            "errors": errors,
+            # Installed copies of yanked versions and of delisted extensions.
+            "yanked": yanked,
+            "blocked": blocked,
+        },
         "trust_breakdown": dict(zip(TRUST_LEVELS, by_level, strict=True)),
         "last_error": last_error,
     }

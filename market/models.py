@@ -138,6 +138,48 @@ class InstalledExtension(models.Model):
         return f"{self.extension_id} {self.version}"
 
 
+class PreviousInstall(models.Model):
+    """The version an upgrade replaced (one generation per id), kept for rollback.
+
+    Its folder is ``<MARKET_ROOT>/previous/<id>`` with its own sidecar; the row is
+    what the installed row was, field for field, so a rollback swaps the two back.
+    """
+
+    extension_id = models.CharField(max_length=64, unique=True)
+    version = models.CharField(max_length=128)
+    trust_level = models.CharField(max_length=16, choices=CatalogEntry.Trust.choices)
+    manifest = models.JSONField()
+    manifest_sha256 = models.CharField(max_length=64)
+    package_name = models.CharField(max_length=255)
+    package_sha256 = models.CharField(max_length=64)
+    package_size = models.BigIntegerField()
+    source = models.CharField(max_length=16, choices=InstalledExtension.Source.choices)
+    sidecar = models.JSONField(default=dict)
+    warnings = models.JSONField(default=list, blank=True)
+    catalog_entry = models.ForeignKey(
+        CatalogEntry,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    installed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    installed_at = models.DateTimeField()
+    kept_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ("extension_id",)
+
+    def __str__(self) -> str:
+        return f"{self.extension_id} {self.version} (previous)"
+
+
 class ExtensionSlot(models.Model):
     """A lockable row per extension id: installs/uninstalls of one id serialise on it.
 
@@ -227,6 +269,7 @@ class LifecycleAction(models.TextChoices):
     REJECT = "reject", "Reject"
     DELIST = "delist", "Delist"
     YANK = "yank", "Yank"
+    ROLLBACK = "rollback", "Roll back"
     REPAIR = "repair", "Repair"
     TRANSFER = "transfer", "Transfer ownership"
     MAINTAINER_ADD = "maintainer_add", "Add a maintainer"

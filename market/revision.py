@@ -29,7 +29,12 @@ UNLISTED_ACTIONS = frozenset(
 )
 # Actions that change installs only: the listed catalogue count stays as it is.
 INSTALL_ACTIONS = frozenset(
-    {LifecycleAction.INSTALL, LifecycleAction.UNINSTALL, LifecycleAction.REPAIR}
+    {
+        LifecycleAction.INSTALL,
+        LifecycleAction.UNINSTALL,
+        LifecycleAction.REPAIR,
+        LifecycleAction.ROLLBACK,
+    }
 )
 
 

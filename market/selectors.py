@@ -9,7 +9,7 @@ import semver
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db.models import QuerySet
 
-from market import health, hooks_catalog
+from market import health, hooks_catalog, versions
 from market.clock import iso
 from market.manifest import (
     TRUST_LEVELS,
@@ -159,11 +159,15 @@ def update_available(installed: str, latest: str | None) -> str | None:
     return latest if newer else None
 
 
+NO_MARKS: dict[str, Any] = {"yanked": None, "blocked": None}
+
+
 def installed_payload(
     row: InstalledExtension,
     *,
     show_actor: bool = True,
     latest: dict[str, str] | None = None,
+    marks: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """An installed extension. ``show_actor=False`` hides who installed it (for
     anonymous readers of a public catalogue); ``latest`` (from
@@ -174,6 +178,8 @@ def installed_payload(
             .filter(extension_id=row.extension_id)
             .values_list("extension_id", "version")
         )
+    if marks is None:
+        marks = versions.version_marks([(row.extension_id, row.version)])
     sidecar = row.sidecar
     if not show_actor:
         sidecar = {k: v for k, v in sidecar.items() if k != "installed_by"}
@@ -193,6 +199,7 @@ def installed_payload(
         "warnings": row.warnings,
         "warning_count": sidecar.get("warning_count", len(row.warnings)),
         "update_available": update_available(row.version, latest.get(row.extension_id)),
+        **marks.get(row.extension_id, NO_MARKS),
     }
 
 
@@ -283,17 +290,18 @@ def market_snapshot_json(
     without one (made outside the review services) is encoded here instead. With a
     Studio version, each is marked ``compatible``.
     """
-    rows = list(catalog_queryset().values_list("pk", "listing", "studio_range"))
+    listed = list(catalog_queryset().values_list("pk", "listing", "studio_range"))
     catalog = listings_joined(
-        [(pk, listing) for pk, listing, _ in rows],
-        compatible_marks([(pk, text) for pk, _, text in rows], studio),
+        [(pk, listing) for pk, listing, _ in listed],
+        compatible_marks([(pk, text) for pk, _, text in listed], studio),
     )
-    latest = latest_versions()
+    rows = list(InstalledExtension.objects.all())
+    latest, marks = versions.catalog_state([(r.extension_id, r.version) for r in rows])
     rest = encode(
         {
             "installed": [
-                installed_payload(r, show_actor=show_actor, latest=latest)
-                for r in InstalledExtension.objects.all()
+                installed_payload(r, show_actor=show_actor, latest=latest, marks=marks)
+                for r in rows
             ],
             "permissions": permissions_glossary(),
             "hooks": hooks_catalog.hooks_catalog(),

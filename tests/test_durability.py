@@ -110,18 +110,21 @@ def test_install_flushes_files_sidecar_and_folders_before_the_commit(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_upgrade_retires_the_old_folder_durably_and_deletes_it_after_the_commit(
+def test_upgrade_keeps_the_old_folder_durably_and_deletes_the_older_after_the_commit(
     build_tree, market_root, fslog
 ):
-    old = build_tree()
-    services.extension_install(source=path_source(old))
+    oldest = build_tree()
+    services.extension_install(source=path_source(oldest))
+    old = build_tree("5.0.0")
+    services.extension_install(source=path_source(old))  # keeps the oldest
     new = build_tree("9.0.0")
     fslog.events.clear()
     services.extension_install(source=path_source(new))
 
     ext = market_root / "extensions"
     target = ext / new.manifest.id
-    retire_at, trash = next(
+    kept = market_root / "previous" / new.manifest.id
+    retire_at, retired = next(
         (i, e[2])
         for i, e in enumerate(fslog.events)
         if e[0] == "replace" and e[1] == fslog.p(target)
@@ -132,17 +135,33 @@ def test_upgrade_retires_the_old_folder_durably_and_deletes_it_after_the_commit(
     assert fslog.first_fsync_after(market_root / "staging", retire_at) < swap_at
     assert_staged_tree_flushed_before(fslog, target, stage, swap_at)
     assert fslog.first_fsync_after(ext, swap_at) > swap_at
+    # the oldest leaves previous/ for the trash, then the old version takes its place
+    discard_at, trash = next(
+        (i, e[2])
+        for i, e in enumerate(fslog.events)
+        if e[0] == "replace" and e[1] == fslog.p(kept)
+    )
+    keep_at, source = replace_into(fslog, kept)
+    assert source == retired
+    assert swap_at < discard_at < keep_at
+    assert fslog.first_fsync_after(kept.parent, keep_at) > keep_at
     assert_committed_after_every_flush(fslog, but_not_under=Path(trash))
     commit_at = fslog.commits()[0]
-    # the old version is deleted only once the new row is committed, sidecar first
+    assert fslog.first_fsync_after(kept.parent, keep_at) < commit_at
+    # the oldest version is deleted only once the new row is committed, sidecar first
     deletes = [(i, e) for i, e in fslog.under(trash) if e[0] in ("unlink", "rmdir")]
     assert deletes and min(i for i, _ in deletes) > commit_at
     assert deletes[0][1] == ("unlink", os.path.join(trash, services.SIDECAR_NAME))
     assert not os.path.exists(trash)
-    # nothing was ever deleted in place under extensions/
-    assert [e for _, e in fslog.under(ext) if e[0] in ("unlink", "rmdir")] == []
-    side = json.loads((target / services.SIDECAR_NAME).read_text())
-    assert side["version"] == "9.0.0"
+    # nothing was ever deleted in place under extensions/ or previous/
+    for folder in (ext, kept.parent):
+        assert [e for _, e in fslog.under(folder) if e[0] in ("unlink", "rmdir")] == []
+    assert json.loads((target / services.SIDECAR_NAME).read_text())["version"] == (
+        "9.0.0"
+    )
+    assert json.loads((kept / services.SIDECAR_NAME).read_text())["version"] == (
+        "5.0.0"
+    )
 
 
 @pytest.mark.django_db(transaction=True)

@@ -116,6 +116,11 @@ class CatalogDetailItemSerializer(CatalogItemSerializer):
     versions = CatalogVersionSerializer(many=True)
 
 
+class VersionMarkSerializer(serializers.Serializer):
+    reason = serializers.CharField(help_text="The reviewer's reason.")
+    at = serializers.DateTimeField(help_text="When the reviewer decided.")
+
+
 class InstalledItemSerializer(serializers.Serializer):
     id = serializers.CharField()
     version = serializers.CharField()
@@ -135,6 +140,15 @@ class InstalledItemSerializer(serializers.Serializer):
         help_text="The newest approved catalogue version when it is newer than the "
         "installed one; install it by id to upgrade.",
     )
+    yanked = VersionMarkSerializer(
+        allow_null=True,
+        help_text="Set when the catalogue yanked the installed version.",
+    )
+    blocked = VersionMarkSerializer(
+        allow_null=True,
+        help_text="Set when the catalogue delisted the installed version or the "
+        "extension.",
+    )
 
 
 class ListResponseSerializer(serializers.Serializer):
@@ -147,6 +161,12 @@ class ListResponseSerializer(serializers.Serializer):
     ui_slots = serializers.ListField(child=serializers.DictField())
 
 
+class InstallWarningSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="yanked_version")
+    message = serializers.CharField()
+    details = serializers.DictField()
+
+
 class InstallResponseSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     installed = InstalledItemSerializer()
@@ -155,6 +175,12 @@ class InstallResponseSerializer(serializers.Serializer):
         required=False,
         help_text="With with_dependencies: the dependencies installed first, in "
         "install order.",
+    )
+    warnings = InstallWarningSerializer(
+        many=True,
+        required=False,
+        help_text="Present when the installed version was yanked (installed by "
+        "its exact version).",
     )
 
 

@@ -85,6 +85,14 @@ class InstallRequestSerializer(serializers.Serializer):
         "catalogue, dependencies first, all or nothing. Without it, such an install "
         "is refused missing_dependency.",
     )
+    accept = serializers.ListField(
+        child=serializers.CharField(max_length=300),
+        required=False,
+        max_length=500,
+        help_text="What an upgrade may add over the installed version: every item "
+        "GET updates lists under 'accept' (permission:<scope>, route:<path>, "
+        "hook:<name>). Without all of them such an upgrade is consent_required.",
+    )
     trust = serializers.ChoiceField(
         choices=TRUST_LEVELS,
         required=False,
@@ -179,6 +187,7 @@ class InstalledExtensionSerializer(InstalledItemSerializer):
             instance,
             show_actor=bool(user and user.is_authenticated),
             latest=self.context.get("latest"),
+            marks=self.context.get("marks"),
         )
 
 

@@ -58,6 +58,10 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.SigningKeyMissingError: 409,
     e.SigningKeyExistsError: 409,
     e.TooManyPendingError: 429,
+    e.ConsentRequiredError: 409,
+    e.NoPreviousVersionError: 409,
+    e.LockMismatchError: 409,
+    e.RestoreConflictError: 409,
     # The server's own configuration is broken: never the client's fault.
     e.ConfigError: 500,
 }
@@ -70,7 +74,6 @@ STATUS_BY_CODE_ONLY: dict[str, int] = {
     "incompatible": 409,
     "missing_dependency": 409,
     "dependency_in_use": 409,
-    "consent_required": 409,
     # The HTTP layer's refusals (DRF, Django, the middleware).
     "not_authenticated": 401,
     "permission_denied": 403,

@@ -4,12 +4,14 @@ so a POST is never lost to a redirect."""
 from django.urls import include, re_path
 from rest_framework.routers import SimpleRouter
 
-from market.api import maintainers, views
+from market.api import maintainers, versions, views
 
 app_name = "market-api"
 
-# Path parameters: an extension id's form, and Django's default username characters.
+# Path parameters: an extension id's form, a SemVer version's characters, and Django's
+# default username characters.
 ID = r"[a-z][a-z0-9_.-]{2,63}"
+VERSION = r"[0-9A-Za-z.+-]{1,128}"
 USERNAME = r"[\w.@+-]{1,150}"
 
 
@@ -52,5 +54,14 @@ urlpatterns = [
         name="maintainer",
     ),
     re_path(r"^transfers/?$", maintainers.TransferView.as_view(), name="transfers"),
+    re_path(r"^updates/?$", versions.UpdatesView.as_view(), name="updates"),
+    re_path(r"^rollback/?$", versions.RollbackView.as_view(), name="rollback"),
+    re_path(r"^lock/?$", versions.LockView.as_view(), name="lock"),
+    re_path(r"^restore/?$", versions.RestoreView.as_view(), name="restore"),
+    re_path(
+        rf"^catalog/(?P<ext_id>{ID})/(?P<version>{VERSION})/yank/?$",
+        versions.YankView.as_view(),
+        name="yank",
+    ),
     re_path(r"^", include(router.urls)),
 ]

@@ -18,7 +18,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from market import list_cache, review, revision, selectors, services, signing
+from market import (
+    list_cache,
+    review,
+    revision,
+    selectors,
+    services,
+    signing,
+    versions,
+)
 from market.api import openapi as o
 from market.api import serializers as s
 from market.api import studio
@@ -134,14 +142,22 @@ class InstallView(UploadLimitMixin, APIView):
             trust=opts.get("trust"),
             studio=studio.studio_version(request),
             with_dependencies=opts["with_dependencies"],
+            accept=opts.get("accept"),
         )
-        body: dict[str, Any] = {
-            "ok": True,
-            "installed": selectors.installed_payload(result.row),
-        }
+        payload = selectors.installed_payload(result.row)
+        body: dict[str, Any] = {"ok": True, "installed": payload}
         if opts["with_dependencies"]:
             body["dependencies_installed"] = [
                 selectors.installed_payload(row) for row in result.dependencies
+            ]
+        if payload["yanked"]:
+            body["warnings"] = [
+                {
+                    "code": "yanked_version",
+                    "message": f"{result.row.extension_id} {result.row.version} was "
+                    f"yanked: {payload['yanked']['reason']}",
+                    "details": payload["yanked"],
+                }
             ]
         return Response(body)
 
@@ -320,11 +336,10 @@ class InstalledViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = InstalledExtension.objects.order_by("extension_id")
 
     def get_serializer_context(self) -> dict[str, Any]:
-        # One query for every row's "update_available", not one per row.
-        return {
-            **super().get_serializer_context(),
-            "latest": selectors.latest_versions(),
-        }
+        # One query for every row's "update_available", "yanked" and "blocked",
+        # not one per row.
+        latest, marks = versions.catalog_state()
+        return {**super().get_serializer_context(), "latest": latest, "marks": marks}
 
 
 def _lifecycle_schema(serializer: type) -> Any:

@@ -33,6 +33,7 @@ from market.errors import (
 from market.lifecycle import record_event, recording
 from market.manifest import TRUST_KEYS, Manifest
 from market.models import InstalledExtension, LifecycleAction
+from market.services import rollback, updates
 from market.services.common import (
     ID_RE,
     SIDECAR_NAME,
@@ -64,6 +65,7 @@ def extension_install_from(
     reinstall: bool = False,
     allow_downgrade: bool = False,
     trust: str | None = None,
+    accept: list[str] | None = None,
 ) -> InstalledExtension:
     """Install from exactly one of: an upload, a server path, a catalogue reference."""
     label = ext_id if isinstance(ext_id, str) and ID_RE.fullmatch(ext_id) else ""
@@ -82,6 +84,7 @@ def extension_install_from(
             reinstall=reinstall,
             allow_downgrade=allow_downgrade,
             trust=trust,
+            accept=accept,
         )
 
 
@@ -93,12 +96,15 @@ def extension_install(
     allow_downgrade: bool = False,
     trust: str | None = None,
     studio: str | None = None,
+    accept: list[str] | None = None,
 ) -> InstalledExtension:
     """Install (or upgrade, reinstall, downgrade) the bundle at ``source``.
 
     ``trust`` is what the request asked for (see :func:`establish_trust`);
     ``studio`` the Studio version the bundle must be compatible with, if known.
+    ``accept`` names what a replacing version may add (:mod:`.updates`).
     """
+    accept = updates.normalise_accept(accept)
     stage: Path | None = None
     with recording(LifecycleAction.INSTALL, actor=actor) as rec:
         try:
@@ -127,6 +133,9 @@ def extension_install(
                 raise ManifestError(problems)
             now = timezone.now()
             sidecar = _sidecar(info, source, level, proof, trust, actor, now)
+            accepted = _consent(info.manifest, accept)
+            if accepted:
+                sidecar["consent"] = {"accepted": accepted}
             # Exclusive: a bundle shipping its own sidecar is never silently trusted.
             atomic_write_bytes(
                 stage / SIDECAR_NAME, _json_bytes(sidecar), exclusive=True
@@ -142,6 +151,7 @@ def extension_install(
                 reinstall=reinstall,
                 allow_downgrade=allow_downgrade,
                 installed_at=now,
+                accept=accept,
             )
         finally:
             if stage is not None and stage.exists():
@@ -202,6 +212,7 @@ def _swap_in(
     reinstall: bool,
     allow_downgrade: bool,
     installed_at: datetime,
+    accept: list[str],
 ) -> InstalledExtension:
     manifest: Manifest = info.manifest
     ext_id = manifest.id
@@ -209,6 +220,7 @@ def _swap_in(
         existing = InstalledExtension.objects.filter(extension_id=ext_id).first()
         action_detail = _check_upgrade(existing, manifest, reinstall, allow_downgrade)
         check_dependencies(manifest.data)
+        accepted = _consent(manifest, accept, existing)
         if existing is None and swap.target.exists():
             raise AlreadyInstalledError(
                 f"extensions/{ext_id} exists but was not installed by the "
@@ -219,6 +231,7 @@ def _swap_in(
         lifecycle.fault_point("install.old_moved")
         swap.moves.move(stage, swap.target)
         lifecycle.fault_point("install.swapped")
+        rollback.keep_previous(swap, existing)
         row = existing or InstalledExtension(extension_id=ext_id)
         row.version = manifest.version
         row.trust_level = level
@@ -245,10 +258,32 @@ def _swap_in(
                 **action_detail,
                 "source": source.kind,
                 **_requested(sidecar),
+                **({"accepted": accepted} if accepted else {}),
             },
         )
         lifecycle.fault_point("install.recorded")
     return row
+
+
+def _consent(
+    manifest: Manifest,
+    accept: list[str],
+    existing: InstalledExtension | None = None,
+) -> list[str]:
+    """What this bundle adds over the installed version, all of it accepted (else
+    ``consent_required``). Without ``existing``, the installed row is read."""
+    if existing is None:
+        existing = InstalledExtension.objects.filter(extension_id=manifest.id).first()
+    if existing is None:
+        return []
+    return updates.require_consent(
+        ext_id=manifest.id,
+        installed_version=existing.version,
+        installed_manifest=existing.manifest,
+        version=manifest.version,
+        manifest=manifest.data,
+        accept=accept,
+    )
 
 
 def _requested(sidecar: dict[str, Any]) -> dict[str, Any]:

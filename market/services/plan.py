@@ -100,6 +100,7 @@ class _Options:
     allow_downgrade: bool
     trust: str | None
     studio: str | None
+    accept: list[str] | None = None
 
     def install(self, source: InstallSource, actor: Any) -> InstalledExtension:
         return extension_install(
@@ -109,6 +110,7 @@ class _Options:
             allow_downgrade=self.allow_downgrade,
             trust=self.trust,
             studio=self.studio,
+            accept=self.accept,
         )
 
 
@@ -124,6 +126,7 @@ def extension_install_planned(
     trust: str | None = None,
     studio: str | None = None,
     with_dependencies: bool = False,
+    accept: list[str] | None = None,
 ) -> InstallResult:
     """Install from an upload, a server path or the catalogue, with its dependencies.
 
@@ -135,7 +138,7 @@ def extension_install_planned(
     label = ext_id if isinstance(ext_id, str) and ID_RE.fullmatch(ext_id) else ""
     with recording(LifecycleAction.INSTALL, label, actor=actor) as rec:
         source = _source(upload, package, ext_id, version, studio)
-        options = _Options(reinstall, allow_downgrade, trust, studio)
+        options = _Options(reinstall, allow_downgrade, trust, studio, accept)
         try:
             data = _root_manifest(source, with_dependencies)
             if data is None or not dependency_ranges(data):
@@ -304,6 +307,7 @@ def _run_plan(
                             actor=actor,
                             allow_downgrade=options.allow_downgrade,
                             studio=studio,
+                            accept=options.accept,
                         )
                     )
                     lifecycle.fault_point("plan.dependency_installed")

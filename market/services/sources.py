@@ -113,10 +113,15 @@ def source_from_path(raw: str) -> InstallSource:
 
 
 def source_from_catalog(ext_id: str, version: str | None = None) -> InstallSource:
-    """The approved catalogue bundle of ``ext_id``: that version, else the newest."""
-    entries = CatalogEntry.objects.filter(
-        extension_id=ext_id, status=CatalogEntry.Status.APPROVED
-    )
+    """The approved catalogue bundle of ``ext_id``: that version, else the newest.
+
+    A yanked version is never the newest, but is still installed when asked for by
+    its exact version.
+    """
+    listed = [CatalogEntry.Status.APPROVED]
+    if version:
+        listed.append(CatalogEntry.Status.YANKED)
+    entries = CatalogEntry.objects.filter(extension_id=ext_id, status__in=listed)
     entry = (
         entries.filter(version=version).first()
         if version

@@ -75,7 +75,8 @@ def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
         )
     if CatalogEntry.objects.filter(
         package_sha256=info.sha256,
-        status=CatalogEntry.Status.APPROVED,
+        # A yanked version keeps the trust it was approved with.
+        status__in=(CatalogEntry.Status.APPROVED, CatalogEntry.Status.YANKED),
         trust_level=CatalogEntry.Trust.VERIFIED,
     ).exists():
         return "verified", "catalog"

@@ -14,6 +14,7 @@ from market.errors import InvalidRequestError, NotInstalledError
 from market.lifecycle import record_event, recording
 from market.manifest import ID_RULE
 from market.models import InstalledExtension, LifecycleAction
+from market.services import rollback
 from market.services.common import (
     ID_RE,
     locked_swap,
@@ -44,6 +45,7 @@ def _swap_out(ext_id: str, actor: Any) -> None:
             )
         refuse_if_in_use(ext_id)
         swap.retire_current()
+        rollback.drop_previous(swap, ext_id)
         lifecycle.fault_point("uninstall.moved")
         version, level, sha = row.version, row.trust_level, row.package_sha256
         row.delete()

@@ -139,3 +139,98 @@ def test_a_held_lock_gives_install_in_progress(api, settings, build_bundle):
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "install_in_progress"
     assert InstalledExtension.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_eight_threads_upgrading_rolling_back_and_uninstalling_one_id(
+    token_client,
+    installer,
+    flags_on,
+    build_bundle,
+    market_root,
+):
+    # Upgrades keep the previous version, rollbacks swap it back, uninstalls drop
+    # both: whatever the interleaving, each row agrees with its folder's sidecar.
+    def version(v):
+        def edit(data):
+            data["version"] = v
+
+        return edit
+
+    bundles = [
+        build_bundle("hello_minimal", edit=version(v))
+        for v in ("1.0.0", "1.1.0", "1.2.0")
+    ]
+    ext_id = bundles[0].manifest.id
+    statuses: list[int] = []
+    errors: list[str] = []
+    crashes: list[BaseException] = []
+    barrier = threading.Barrier(8)
+    clients = [token_client(installer) for _ in range(8)]
+
+    def worker(n: int) -> None:
+        client = clients[n]
+        client.raise_request_exception = False
+        try:
+            barrier.wait(timeout=30)
+            for i in range(5):
+                step = (n + i) % 4
+                if step == 0:
+                    r = client.post(
+                        reverse("market-api:uninstall"), {"id": ext_id}, format="json"
+                    )
+                elif step == 1:
+                    r = client.post(
+                        reverse("market-api:rollback"), {"id": ext_id}, format="json"
+                    )
+                else:
+                    r = client.post(
+                        reverse("market-api:install"),
+                        {
+                            "package": str(bundles[(n + i) % 3].path),
+                            "reinstall": True,
+                            "allow_downgrade": True,
+                        },
+                        format="json",
+                    )
+                statuses.append(r.status_code)
+                if r.status_code >= 500:
+                    errors.append(r.content.decode())
+        except BaseException as exc:  # surfaced by the assertion below
+            crashes.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=300)
+    assert not crashes
+    assert not errors
+    assert len(statuses) == 40
+    assert all(s in (200, 404, 409) for s in statuses), statuses
+    assert statuses.count(200) >= 8
+
+    from market.models import PreviousInstall
+
+    def agrees(folder, row):
+        sidecar = json.loads((folder / ".market.json").read_text())
+        manifest = json.loads((folder / "manifest.json").read_text())
+        assert sidecar["version"] == row.version == manifest["version"]
+        assert sidecar["package"]["sha256"] == row.package_sha256
+
+    row = InstalledExtension.objects.filter(extension_id=ext_id).first()
+    kept = PreviousInstall.objects.filter(extension_id=ext_id).first()
+    folder = market_root / "extensions" / ext_id
+    slot = market_root / "previous" / ext_id
+    if row is None:
+        assert not folder.exists()
+        assert kept is None
+    else:
+        agrees(folder, row)
+    if kept is None:
+        assert not slot.exists()
+    else:
+        agrees(slot, kept)
+    assert [p.name for p in (market_root / "staging").iterdir()] == []

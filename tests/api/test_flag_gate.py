@@ -37,6 +37,8 @@ READ_ROUTES = [
     ("get", "/api/market/submissions"),
     ("get", "/api/market/submissions/1"),
     ("get", "/api/market/maintainers/hello.world"),
+    ("get", "/api/market/updates"),
+    ("get", "/api/market/lock"),
 ]
 WRITE_ROUTES = [
     ("post", "/api/market/install"),
@@ -45,6 +47,9 @@ WRITE_ROUTES = [
     ("post", "/api/market/maintainers"),
     ("delete", "/api/market/maintainers/hello.world/someone"),
     ("post", "/api/market/transfers"),
+    ("post", "/api/market/rollback"),
+    ("post", "/api/market/restore"),
+    ("post", "/api/market/catalog/hello.world/1.0.0/yank"),
 ]
 ALL_ROUTES = READ_ROUTES + WRITE_ROUTES
 

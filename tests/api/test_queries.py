@@ -287,7 +287,13 @@ def test_health_is_one_query(db, flags_on, client, django_assert_max_num_queries
     with django_assert_max_num_queries(1):
         body = client.get(reverse("market-api:health")).json()
     installed = min(size, 50)
-    assert body["counts"] == {"catalog": size, "installed": installed, "errors": 1}
+    assert body["counts"] == {
+        "catalog": size,
+        "installed": installed,
+        "errors": 1,
+        "yanked": 0,
+        "blocked": 0,
+    }
     assert body["trust_breakdown"] == {"unverified": installed, "verified": 0}
     assert body["last_error"]["code"] == "corrupt_archive"
     assert body["last_error"]["timestamp"].endswith("Z")

@@ -35,8 +35,11 @@ def deep_object(depth: int) -> str:
 
 def test_every_write_route_is_covered():
     assert sorted(JSON_ROUTES) == [
+        "/api/market/catalog/hello.world/1.0.0/yank",
         "/api/market/install",
         "/api/market/maintainers",
+        "/api/market/restore",
+        "/api/market/rollback",
         "/api/market/transfers",
         "/api/market/uninstall",
     ]

@@ -133,5 +133,11 @@ def test_diff_catalog_item_shape(studio, tmp_path):
 def test_diff_health_shape(studio):
     body = studio.get("health")[1]
     assert set(body) == {"ok", "counts", "trust_breakdown", "last_error"}
-    assert set(body["counts"]) == {"catalog", "installed", "errors"}
+    assert set(body["counts"]) == {
+        "catalog",
+        "installed",
+        "errors",
+        "yanked",
+        "blocked",
+    }
     assert body["trust_breakdown"] == {"unverified": 0, "verified": 0}

@@ -26,6 +26,14 @@ class Command(BaseCommand):
             help="unverified: run it sandboxed whatever it proves; verified: refuse "
             "it unless it proves verified",
         )
+        parser.add_argument(
+            "--accept",
+            action="append",
+            default=[],
+            metavar="ITEM",
+            help="what an upgrade may add over the installed version (repeat for "
+            "each: permission:<scope>, route:<path>, hook:<name>)",
+        )
         parser.add_argument("--json", action="store_true", help="print JSON")
 
     def handle(self, *args, **opts) -> None:
@@ -44,6 +52,7 @@ class Command(BaseCommand):
                 reinstall=opts["reinstall"],
                 allow_downgrade=opts["allow_downgrade"],
                 trust=opts["trust"],
+                accept=opts["accept"],
             )
         except MarketError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
