@@ -75,7 +75,9 @@ def test_plans_and_cascades_racing_leave_a_consistent_set(
     assert not errors
     assert len(statuses) == 32
     assert set(statuses) <= {200, 404, 409}, statuses
-    assert statuses.count(200) >= 4
+    # How many win depends on the interleaving (a plan whose dependencies changed
+    # meanwhile is a 409 to retry); that none is stuck is shown after the race.
+    assert statuses.count(200) >= 1
 
     rows = {r.extension_id: r for r in InstalledExtension.objects.all()}
     for row in rows.values():
@@ -90,3 +92,11 @@ def test_plans_and_cascades_racing_leave_a_consistent_set(
     assert on_disk == {ext_id: row.version for ext_id, row in rows.items()}
     staging = market_root / "staging"
     assert not [p for p in staging.iterdir() if p.name.startswith("install-")]
+
+    # Nothing was left locked: the whole chain installs at once afterwards.
+    settled = token_client(installer).post(
+        reverse("market-api:install"),
+        {"id": "race.top", "with_dependencies": True, "reinstall": True},
+        format="json",
+    )
+    assert settled.status_code == 200, settled.content
