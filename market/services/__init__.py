@@ -18,7 +18,7 @@ from market.services.common import (
     server_allowlist,
     staging_dir,
 )
-from market.services.install import extension_install, extension_install_from
+from market.services.install import extension_install
 from market.services.plan import (
     InstallResult,
     dependency_plan,
@@ -49,7 +49,6 @@ __all__ = [
     "dependency_plan",
     "establish_trust",
     "extension_install",
-    "extension_install_from",
     "extension_install_planned",
     "extension_uninstall",
     "extension_uninstall_planned",

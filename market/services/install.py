@@ -27,7 +27,6 @@ from market.durable import atomic_write_bytes
 from market.errors import (
     AlreadyInstalledError,
     DowngradeRefusedError,
-    InvalidRequestError,
     ManifestError,
 )
 from market.lifecycle import record_event, recording
@@ -35,7 +34,6 @@ from market.manifest import TRUST_KEYS, Manifest
 from market.models import InstalledExtension, LifecycleAction
 from market.services import rollback, updates
 from market.services.common import (
-    ID_RE,
     SIDECAR_NAME,
     archive_limits,
     bundle_warnings,
@@ -47,45 +45,9 @@ from market.services.common import (
 from market.services.requirements import check_compatible, check_dependencies
 from market.services.sources import (
     InstallSource,
-    source_from_catalog,
-    source_from_path,
-    source_from_upload,
     stored_bundle_mismatch,
 )
 from market.services.trust import establish_trust
-
-
-def extension_install_from(
-    *,
-    upload: Any = None,
-    package: str | None = None,
-    ext_id: str | None = None,
-    version: str | None = None,
-    actor: Any = None,
-    reinstall: bool = False,
-    allow_downgrade: bool = False,
-    trust: str | None = None,
-    accept: list[str] | None = None,
-) -> InstalledExtension:
-    """Install from exactly one of: an upload, a server path, a catalogue reference."""
-    label = ext_id if isinstance(ext_id, str) and ID_RE.fullmatch(ext_id) else ""
-    with recording(LifecycleAction.INSTALL, label, actor=actor):
-        if upload is not None:
-            source = source_from_upload(upload)
-        elif package:
-            source = source_from_path(package)
-        elif ext_id:
-            source = source_from_catalog(ext_id, version)
-        else:
-            raise InvalidRequestError("no bundle named: give a file, a path or an id")
-        return extension_install(
-            source=source,
-            actor=actor,
-            reinstall=reinstall,
-            allow_downgrade=allow_downgrade,
-            trust=trust,
-            accept=accept,
-        )
 
 
 def extension_install(
