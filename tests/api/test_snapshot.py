@@ -346,3 +346,43 @@ def test_ten_changes_among_ten_thousand_entries_send_only_those(
             f"({packed_full} gzip), since= with 10 changes {len(incremental.content)} "
             f"bytes ({packed_incremental} gzip)"
         )
+
+
+def test_openapi_types_the_publishing_endpoints(db, client):
+    doc = client.get(reverse("openapi-schema"), {"format": "json"}).json()
+    paths, schemas = doc["paths"], doc["components"]["schemas"]
+    get = paths["/api/market/snapshot"]["get"]
+    assert [p["name"] for p in get["parameters"]] == ["since"]
+    assert get["parameters"][0]["schema"] == {"type": "integer"}
+    ok = get["responses"]["200"]
+    assert "X-Market-Signature" in ok["headers"]
+    assert {"400", "401", "403", "409"} <= set(get["responses"])
+    snap = schemas["Snapshot"]["properties"]
+    assert set(snap) == {
+        "format",
+        "origin",
+        "revision",
+        "since",
+        "issued_at",
+        "expires_at",
+        "key_id",
+        "entries",
+        "removed",
+    }
+    entry = schemas["SnapshotEntry"]["properties"]
+    assert entry["state"]["$ref"].rsplit("/", 1)[1] in schemas
+    assert entry["package_size"]["type"] == "integer"
+    assert entry["signature"]["nullable"] is True
+    keys = paths["/api/market/snapshot/keys"]["get"]["responses"]["200"]
+    assert keys["content"]["application/json"]["schema"]["$ref"].endswith(
+        "/KeyChainResponse"
+    )
+    link = schemas["KeyLink"]["properties"]
+    assert link["signed_by"]["nullable"] is True
+    bundle = paths["/api/market/catalog/{ext_id}/{version}/bundle"]["get"]
+    assert bundle["responses"]["200"]["content"]["application/zip"]["schema"] == {
+        "type": "string",
+        "format": "binary",
+    }
+    assert "ETag" in bundle["responses"]["200"]["headers"]
+    assert {"304", "401", "403", "404"} <= set(bundle["responses"])
