@@ -386,3 +386,61 @@ def test_openapi_types_the_publishing_endpoints(db, client):
     }
     assert "ETag" in bundle["responses"]["200"]["headers"]
     assert {"304", "401", "403", "404"} <= set(bundle["responses"])
+
+
+def test_a_since_query_reads_the_changed_ids_through_their_index(db, flags_on):
+    from django.db import connection
+
+    grow(2000)
+    changed = (
+        CatalogEntry.objects.filter(changed_revision__gt=1)
+        .order_by()
+        .values("extension_id")
+    )
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("ANALYZE market_catalogentry")
+            cursor.execute("SET LOCAL enable_seqscan = off")
+        plan = changed.explain()
+    assert "catalog_changed_revision" in plan, plan
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_build_the_full_snapshot_once(
+    flags_on, catalog_key, monkeypatch
+):
+    import threading
+    import time
+
+    from django.db import connections
+
+    from market import snapshot
+
+    grow(50)
+    built: list[int] = []
+    real = snapshot._signed
+
+    def slow(*args, **kwargs):
+        built.append(1)
+        time.sleep(0.3)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "_signed", slow)
+    barrier = threading.Barrier(4)
+    results: list[str] = []
+
+    def fetch_one() -> None:
+        try:
+            barrier.wait(timeout=30)
+            signed = snapshot.signed_snapshot(since=None, origin="http://testserver")
+            results.append(signed.header)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=fetch_one) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(results) == 4 and len(set(results)) == 1
+    assert built == [1]
