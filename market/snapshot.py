@@ -178,7 +178,7 @@ def build_snapshot(
 ) -> tuple[dict[str, Any], bytes]:
     """The ``snapshot`` object and its RFC 8785 bytes (what is signed)."""
     issued = now.astimezone(UTC).replace(microsecond=0)
-    snapshot = {
+    snapshot: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "origin": origin,
         "revision": number,
