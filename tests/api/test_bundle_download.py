@@ -41,6 +41,15 @@ def test_the_bundle_streams_with_its_sha256_as_etag(client, entry):
     assert "Content-Encoding" not in response
 
 
+def test_a_client_asking_for_a_zip_gets_it_and_json_refusals(client, entry):
+    ok = client.get(url("hello.alpha", "1.0.0"), HTTP_ACCEPT="application/zip")
+    assert ok.status_code == 200
+    assert hashlib.sha256(body_of(ok)).hexdigest() == entry.package_sha256
+    missing = client.get(url("hello.alpha", "9.9.9"), HTTP_ACCEPT="application/zip")
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
+
+
 def test_the_bundle_is_read_in_blocks_never_whole(client, entry, monkeypatch):
     monkeypatch.setattr(snapshot_views, "STREAM_BLOCK", 512)
     response = client.get(url("hello.alpha", "1.0.0"))
