@@ -413,12 +413,11 @@ def test_doctor_removes_temp_files_of_interrupted_durable_writes(
     config = Path(settings.COMFYVN_CONFIG)
     key = Path(settings.MARKET_SIGNING_KEY_FILE)
     retired = key.with_name(key.name + ".retired") / "cvn-0123456789abcdef.pem"
-    for folder in (config.parent, key.parent, retired.parent):
+    link = key.with_name(key.name + ".chain") / "cvn-0123456789abcdef.json"
+    for folder in (config.parent, key.parent, retired.parent, link.parent):
         folder.mkdir(parents=True, exist_ok=True)
     config.write_text("{}")
-    stale = sorted(
-        [durable.temp_name(config), durable.temp_name(key), durable.temp_name(retired)]
-    )
+    stale = sorted(durable.temp_name(path) for path in (config, key, retired, link))
     for path in stale:
         path.write_bytes(b"half written")
         os.utime(path, (0, 0))  # long ago
