@@ -62,6 +62,11 @@ MARKET_SIGNING_KEY_FILE = Path(
 )
 # Extra trusted public keys: {key_id: base64 raw 32-byte Ed25519 public key}.
 MARKET_TRUSTED_KEYS = env.json("MARKET_TRUSTED_KEYS", default={})
+# The signed catalogue snapshot studios sync from: how long a snapshot stays valid
+# (seconds; a studio refuses it afterwards), and the origin it names (empty: the
+# scheme and host the request came to).
+MARKET_SNAPSHOT_TTL = env.int("MARKET_SNAPSHOT_TTL", default=7 * 24 * 3600)
+MARKET_SNAPSHOT_ORIGIN = env.str("MARKET_SNAPSHOT_ORIGIN", default="")
 
 # --- Django ---------------------------------------------------------------------
 INSTALLED_APPS = [
