@@ -118,7 +118,7 @@ def market_health() -> dict[str, Any]:
             "extension_id": ext_id or None,
             "code": code,
         }
-    return {
+    payload = {
         "ok": True,
         "counts": {
             "catalog": catalog,
@@ -131,3 +131,9 @@ def market_health() -> dict[str, Any]:
         "trust_breakdown": dict(zip(TRUST_LEVELS, by_level, strict=True)),
         "last_error": last_error,
     }
+    from market.upstream.state import health_payload
+
+    upstream = health_payload()  # no query unless a central server is configured
+    if upstream is not None:
+        payload["upstream"] = upstream
+    return payload
