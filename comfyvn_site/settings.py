@@ -72,9 +72,16 @@ MARKET_UPSTREAM_LIMITS = {
     "max_snapshot_bytes": env.int(
         "MARKET_UPSTREAM_MAX_SNAPSHOT_BYTES", default=64 * 1024**2
     ),
-    "max_bundle_bytes": env.int("MARKET_UPSTREAM_MAX_BUNDLE_BYTES", default=256 * 1024**2),
+    "max_bundle_bytes": env.int(
+        "MARKET_UPSTREAM_MAX_BUNDLE_BYTES", default=256 * 1024**2
+    ),
     "timeout": env.float("MARKET_UPSTREAM_TIMEOUT", default=30.0),
 }
+# The signed catalogue snapshot studios sync from: how long a snapshot stays valid
+# (seconds; a studio refuses it afterwards), and the origin it names (empty: the
+# scheme and host the request came to).
+MARKET_SNAPSHOT_TTL = env.int("MARKET_SNAPSHOT_TTL", default=7 * 24 * 3600)
+MARKET_SNAPSHOT_ORIGIN = env.str("MARKET_SNAPSHOT_ORIGIN", default="")
 
 # --- Django ---------------------------------------------------------------------
 INSTALLED_APPS = [

@@ -38,6 +38,8 @@ from market import archive, sandbox
 from market.errors import ConfigError
 
 LOCK_TIMEOUT_MAX = 3600.0
+SNAPSHOT_TTL_MIN = 60
+SNAPSHOT_TTL_MAX = 366 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -139,6 +141,19 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "market.E017",
         "the MARKET_UPSTREAM_MAX_* and MARKET_UPSTREAM_TIMEOUT variables: "
         "numbers above 0",
+    ),
+    SettingSpec(
+        "MARKET_SNAPSHOT_TTL",
+        "snapshot_ttl",
+        "market.E020",
+        f"seconds, a whole number from {SNAPSHOT_TTL_MIN} to {SNAPSHOT_TTL_MAX}",
+    ),
+    SettingSpec(
+        "MARKET_SNAPSHOT_ORIGIN",
+        "snapshot_origin",
+        "market.E021",
+        "empty, or the http(s) URL studios reach this server at, e.g. "
+        "https://market.example.org",
     ),
 )
 
@@ -245,6 +260,35 @@ def parse_trusted_keys(
                 "32-byte Ed25519 public key"
             ) from exc
     return keys
+
+
+def parse_snapshot_ttl(value: Any) -> int:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int)
+        or not SNAPSHOT_TTL_MIN <= value <= SNAPSHOT_TTL_MAX
+    ):
+        raise ConfigError(
+            f"MARKET_SNAPSHOT_TTL must be a whole number of seconds from "
+            f"{SNAPSHOT_TTL_MIN} to {SNAPSHOT_TTL_MAX}, not {value!r}"
+        )
+    return value
+
+
+ORIGIN = re.compile(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[A-Za-z0-9._~/-]*)?")
+
+
+def parse_origin(value: Any) -> str:
+    """Empty (the request's scheme and host), or an http(s) URL without a query,
+    fragment, credentials or trailing slash."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str) or not ORIGIN.fullmatch(value):
+        raise ConfigError(
+            "MARKET_SNAPSHOT_ORIGIN must be empty or an http(s) URL such as "
+            "https://market.example.org"
+        )
+    return value.rstrip("/")
 
 
 def parse_upstream_url(value: Any) -> str:
@@ -404,6 +448,14 @@ class MarketConf:
     @cached_property
     def upstream_limits(self) -> UpstreamLimits:
         return parse_upstream_limits(getattr(settings, "MARKET_UPSTREAM_LIMITS", {}))
+
+    @cached_property
+    def snapshot_ttl(self) -> int:
+        return parse_snapshot_ttl(_setting("MARKET_SNAPSHOT_TTL"))
+
+    @cached_property
+    def snapshot_origin(self) -> str:
+        return parse_origin(getattr(settings, "MARKET_SNAPSHOT_ORIGIN", ""))
 
     @cached_property
     def redaction_roots(self) -> tuple[str, ...]:

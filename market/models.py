@@ -88,6 +88,12 @@ class CatalogEntry(models.Model):
     )
     submitted_at = models.DateTimeField(auto_now_add=True)
     reviewed_at = models.DateTimeField(null=True, blank=True)
+    # When it was approved; kept when a later yank or delisting sets ``reviewed_at``.
+    approved_at = models.DateTimeField(null=True, blank=True)
+    # The catalogue revision (``CatalogRevision.number``) of the last change to what
+    # the signed snapshot says of this entry, set in the transaction that bumps it:
+    # ``snapshot?since=R`` reads the ids changed after R through its index.
+    changed_revision = models.BigIntegerField(default=0)
 
     class Meta:
         verbose_name_plural = "catalog entries"
@@ -100,6 +106,10 @@ class CatalogEntry(models.Model):
         indexes = (
             models.Index(fields=("status", "is_latest", "extension_id")),
             models.Index(fields=("extension_id", "status")),
+            models.Index(
+                fields=("changed_revision", "extension_id"),
+                name="catalog_changed_revision",
+            ),
         )
         permissions = (
             ("review_catalogentry", "Can review catalogue entries"),

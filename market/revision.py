@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet, Subquery
 
 from market.models import CatalogEntry, CatalogRevision, LifecycleAction
 
@@ -88,6 +88,14 @@ def catalog_changed(action: str) -> None:
         row.number += 1
         row.listed = listed_count()
         row.save(update_fields=("number", "listed", "changed_at"))
+
+
+def stamp_changed(entries: QuerySet[CatalogEntry]) -> int:
+    """Record that ``entries`` changed at the revision just bumped, in the bumping
+    transaction (which holds the revision row's lock, so no other change takes the
+    number): ``snapshot?since=`` finds them by it. How many rows were stamped."""
+    number = CatalogRevision.objects.filter(pk=REVISION_PK).values("number")[:1]
+    return entries.update(changed_revision=Subquery(number))
 
 
 def rebuild() -> Revision:

@@ -9,6 +9,12 @@ own key on first use would sign with keys nobody publishes.
 Rotation (``market_keys rotate``) files the old public key under
 ``<key file>.retired/<key id>.pem`` before the new private key replaces the old one,
 so every signature ever handed out still verifies against a key ``GET keys`` lists.
+
+The keys also form a chain that studios follow (``GET snapshot/keys``): ``create``
+records the first key (signed by nobody) and each rotation records the new public
+key signed by the key it replaces, over RFC 8785 of ``{key_id, public_key}``, in
+``<key file>.chain/<key id>.json`` before the swap. A studio that pinned one key can
+so accept its successor, and only it.
 More trusted public keys can be listed in ``MARKET_TRUSTED_KEYS`` as
 ``{key_id: base64 raw public key}``.
 """
@@ -17,11 +23,15 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import (
@@ -29,6 +39,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import (
     Ed25519PublicKey,
 )
 
+from market.clock import iso
 from market.conf import market_conf
 from market.durable import atomic_write_bytes, ensure_dir
 from market.errors import ConfigError, SigningKeyExistsError, SigningKeyMissingError
@@ -57,6 +68,12 @@ def retired_dir() -> Path:
     """Where rotation files the public keys it retired, one ``<key id>.pem`` each."""
     path = key_path()
     return path.with_name(path.name + ".retired")
+
+
+def chain_dir() -> Path:
+    """Where the key chain's records live, one ``<key id>.json`` per key."""
+    path = key_path()
+    return path.with_name(path.name + ".chain")
 
 
 def load_signing_key() -> Ed25519PrivateKey | None:
@@ -119,6 +136,7 @@ def create_signing_key() -> str:
             "(`market_keys rotate` replaces it and keeps its public key published)",
             details={"key_id": _existing_key_id()},
         ) from exc
+    _write_chain_record(key.public_key(), None, _now())
     return key_id_for(key.public_key())
 
 
@@ -153,6 +171,8 @@ def rotate_signing_key() -> tuple[str, str]:
     with _rotation_lock():
         old = require_signing_key()
         old_id = key_id_for(old.public_key())
+        # A key made before the chain was kept becomes its first link.
+        _write_chain_record(old.public_key(), None, _key_file_time())
         retired = ensure_dir(retired_dir())
         # FileExistsError: filed by an earlier rotation that stopped before the swap.
         with suppress(FileExistsError):
@@ -162,6 +182,9 @@ def rotate_signing_key() -> tuple[str, str]:
                 exclusive=True,
             )
         new = Ed25519PrivateKey.generate()
+        # Recorded before the swap: the key that signs snapshots is always in the
+        # chain. A record whose key never took over is left out of it (key_chain).
+        _write_chain_record(new.public_key(), old, _now())
         atomic_write_bytes(key_path(), _private_pem(new), mode=KEY_MODE)
     return old_id, key_id_for(new.public_key())
 
@@ -232,3 +255,108 @@ def verify_digest(
             continue
         return key_id
     return None
+
+
+# The key chain (``GET snapshot/keys``).
+
+
+def raw_public_key(key: Ed25519PublicKey) -> str:
+    """The base64 of the raw 32-byte public key."""
+    raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return base64.b64encode(raw).decode("ascii")
+
+
+def link_message(key_id: str, public_key: str) -> bytes:
+    """What the previous key signs for its successor: RFC 8785 of the pair."""
+    return bytes(rfc8785.dumps({"key_id": key_id, "public_key": public_key}))
+
+
+def _now() -> str:
+    return str(iso(datetime.now(UTC).replace(microsecond=0)))
+
+
+def _key_file_time() -> str:
+    try:
+        moment = datetime.fromtimestamp(key_path().stat().st_mtime, UTC)
+    except OSError:
+        return _now()
+    return str(iso(moment.replace(microsecond=0)))
+
+
+def _chain_record(
+    key: Ed25519PublicKey, signer: Ed25519PrivateKey | None, created_at: str
+) -> dict[str, Any]:
+    key_id, public_key = key_id_for(key), raw_public_key(key)
+    signature = None
+    if signer is not None:
+        signature = base64.b64encode(
+            signer.sign(link_message(key_id, public_key))
+        ).decode("ascii")
+    return {
+        "key_id": key_id,
+        "public_key": public_key,
+        "created_at": created_at,
+        "signed_by": key_id_for(signer.public_key()) if signer else None,
+        "signature": signature,
+    }
+
+
+def _write_chain_record(
+    key: Ed25519PublicKey, signer: Ed25519PrivateKey | None, created_at: str
+) -> None:
+    """File the key's record durably; an existing record is kept as it is."""
+    record = _chain_record(key, signer, created_at)
+    folder = ensure_dir(chain_dir())
+    with suppress(FileExistsError):
+        atomic_write_bytes(
+            folder / f"{record['key_id']}.json",
+            json.dumps(record, indent=2, sort_keys=True).encode() + b"\n",
+            exclusive=True,
+        )
+
+
+def _read_chain_records() -> dict[str, dict[str, Any]]:
+    folder = chain_dir()
+    records: dict[str, dict[str, Any]] = {}
+    if not folder.is_dir():
+        return records
+    for path in sorted(folder.glob("cvn-*.json")):
+        try:
+            record = json.loads(path.read_bytes())
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"{path}: unreadable key chain record: {exc}") from exc
+        if not isinstance(record, dict) or record.get("key_id") != path.stem:
+            raise ConfigError(f"{path}: not a key chain record")
+        records[path.stem] = record
+    return records
+
+
+def key_chain() -> list[dict[str, Any]]:
+    """The catalogue's keys in the order they signed, oldest first; each but the
+    first signed by the one before it.
+
+    Only keys that were in service (the current key and the retired ones) are
+    listed: a record written by a rotation that stopped before its swap is not.
+    A key made before the chain was kept is listed as the first, unsigned.
+    """
+    current = load_signing_key()
+    in_service = set(retired_keys())
+    if current is not None:
+        in_service.add(key_id_for(current.public_key()))
+    records = {k: r for k, r in _read_chain_records().items() if k in in_service}
+    if current is not None and not records:
+        records[key_id_for(current.public_key())] = _chain_record(
+            current.public_key(), None, _key_file_time()
+        )
+    successor = {r["signed_by"]: r for r in records.values() if r["signed_by"]}
+    roots = sorted(
+        (r for r in records.values() if r["signed_by"] is None),
+        key=lambda r: (r["created_at"], r["key_id"]),
+    )
+    chain: list[dict[str, Any]] = []
+    for root in roots:
+        link: dict[str, Any] | None = root
+        while link is not None and link not in chain:
+            chain.append(link)
+            link = successor.get(link["key_id"])
+    return chain

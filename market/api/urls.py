@@ -4,7 +4,7 @@ so a POST is never lost to a redirect."""
 from django.urls import include, re_path
 from rest_framework.routers import SimpleRouter
 
-from market.api import maintainers, versions, views
+from market.api import maintainers, snapshot, versions, views
 
 app_name = "market-api"
 
@@ -62,6 +62,15 @@ urlpatterns = [
         rf"^catalog/(?P<ext_id>{ID})/(?P<version>{VERSION})/yank/?$",
         versions.YankView.as_view(),
         name="yank",
+    ),
+    re_path(
+        rf"^catalog/(?P<ext_id>{ID})/(?P<version>{VERSION})/bundle/?$",
+        snapshot.BundleView.as_view(),
+        name="bundle",
+    ),
+    re_path(r"^snapshot/?$", snapshot.SnapshotView.as_view(), name="snapshot"),
+    re_path(
+        r"^snapshot/keys/?$", snapshot.SnapshotKeysView.as_view(), name="snapshot-keys"
     ),
     re_path(r"^", include(router.urls)),
 ]

@@ -23,7 +23,7 @@ def listings_with_source(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('market', '0010_updates'),
+        ('market', '0011_snapshot'),
     ]
 
     operations = [

@@ -124,8 +124,10 @@ def catalog_rebuild() -> RebuildResult:
         .distinct()
     )
     rows = changed = latest_changed = 0
+    touched: list[str] = []
     for ext_id in ids:
         with transaction.atomic():
+            before = changed
             for entry in lock_extension(ext_id).values():
                 rows += 1
                 fields = rebuild_derived(entry)
@@ -133,6 +135,14 @@ def catalog_rebuild() -> RebuildResult:
                     entry.save(update_fields=fields)
                     changed += 1
             latest_changed += refresh_latest(ext_id)
+            if changed > before:
+                touched.append(ext_id)
     if changed or latest_changed:
-        revision.rebuild()
+        with transaction.atomic():
+            revision.rebuild()
+            # The snapshot carries the name, summary and authors: studios re-read
+            # the ids whose columns changed.
+            revision.stamp_changed(
+                CatalogEntry.objects.filter(extension_id__in=touched)
+            )
     return RebuildResult(rows, changed, latest_changed, len(ids))

@@ -32,7 +32,7 @@ from typing import Any
 from django.db import OperationalError, transaction
 from django.utils import timezone
 
-from market import sandbox, signing
+from market import revision, sandbox, signing
 from market.characters import require_display_text
 from market.errors import NotFoundError, ReviewError
 from market.lifecycle import record_event, recording
@@ -45,6 +45,8 @@ from market.services.common import is_lock_timeout
 
 Status = CatalogEntry.Status
 Trust = CatalogEntry.Trust
+# The states the signed catalogue snapshot publishes (market/snapshot.py).
+PUBLISHED = (Status.APPROVED, Status.YANKED, Status.DELISTED)
 
 
 @dataclass(frozen=True)
@@ -193,6 +195,8 @@ def transition(
                 locked.reviewed_by = _actor_row(actor)
                 locked.reviewed_at = timezone.now()
                 locked.review_reason = text
+                if spec.to == Status.APPROVED:
+                    locked.approved_at = locked.reviewed_at
                 rebuild_derived(locked)
                 locked.save()
                 refresh_latest(locked.extension_id)
@@ -210,6 +214,8 @@ def transition(
                         **({"reason": text} if text else {}),
                     },
                 )
+                if spec.to in PUBLISHED:
+                    revision.stamp_changed(CatalogEntry.objects.filter(pk=locked.pk))
                 if replaced:
                     # The submitted bundle goes once the signed one is committed.
                     transaction.on_commit(lambda: storage.delete(replaced))

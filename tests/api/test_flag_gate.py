@@ -39,6 +39,9 @@ READ_ROUTES = [
     ("get", "/api/market/maintainers/hello.world"),
     ("get", "/api/market/updates"),
     ("get", "/api/market/lock"),
+    ("get", "/api/market/snapshot"),
+    ("get", "/api/market/snapshot/keys"),
+    ("get", "/api/market/catalog/hello.world/1.0.0/bundle"),
 ]
 WRITE_ROUTES = [
     ("post", "/api/market/install"),
@@ -172,8 +175,9 @@ def test_flags_on_the_same_spellings_reach_the_view(
 
 @pytest.mark.parametrize(("method", "path"), READ_ROUTES)
 def test_reads_need_only_the_marketplace_flag_in_every_spelling(
-    settings, root, dispatched, method, path
+    settings, root, dispatched, catalog_key, method, path
 ):
+    # With the catalogue key made, the snapshot answers 200 (without: 409).
     write_config(settings, {"enable_marketplace": True})
     for variant in sorted(REACHES_VIEW):
         transform, environ = VARIANTS[variant]
