@@ -19,7 +19,6 @@ from market import signing
 from market.models import CatalogEntry, InstalledExtension, LifecycleError
 from market.upstream import sync
 from tests.upstream.central import (
-    FakeCentral,
     entry_for,
     public_b64,
     signed_bundle,
@@ -28,24 +27,6 @@ from tests.upstream.central import (
 )
 
 BUNDLE = "/api/market/catalog/{id}/{version}/bundle"
-
-
-@pytest.fixture
-def central_key() -> Ed25519PrivateKey:
-    return Ed25519PrivateKey.generate()
-
-
-@pytest.fixture
-def central(settings, central_key):
-    fake = FakeCentral()
-    settings.MARKET_UPSTREAM_URL = fake.url
-    settings.MARKET_UPSTREAM_KEYS = {
-        signing.key_id_for(central_key.public_key()): public_b64(central_key)
-    }
-    settings.MARKET_UPSTREAM_SYNC_AFTER = 0
-    settings.MARKET_UPSTREAM_LIMITS = {"timeout": 5.0, "deadline": 3.0, "attempts": 2}
-    yield fake
-    fake.close()
 
 
 @pytest.fixture
