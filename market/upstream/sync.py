@@ -163,6 +163,7 @@ def _fields(item: dict[str, Any]) -> dict[str, Any]:
         "review_reason": item["reason"],
         # What yanked/blocked marks show as "at"; approved_at for approved entries.
         "reviewed_at": at or item["approved_at"],
+        "approved_at": item["approved_at"],
         "upstream": {
             "signature": item["signature"],
             "signature_key": item["signature_key"],
@@ -181,6 +182,7 @@ STORED = (
     "status",
     "review_reason",
     "reviewed_at",
+    "approved_at",
     "upstream",
     "name",
     "summary",
