@@ -9,7 +9,12 @@ from pathlib import Path
 from urllib.parse import quote
 
 from market.conf import market_conf
-from market.errors import ContentMismatchError, LimitExceededError, SnapshotExpiredError
+from market.errors import (
+    ContentMismatchError,
+    LimitExceededError,
+    SnapshotExpiredError,
+    UpstreamNotConfiguredError,
+)
 from market.models import CatalogEntry
 from market.services.common import ensure, staging_dir
 from market.upstream import client, state
@@ -42,6 +47,12 @@ def check_fresh() -> None:
 def download_bundle(entry: CatalogEntry, *, transport: client.Transport = None) -> Path:
     """The entry's bundle in a private staging file (the caller removes it), its
     size and sha256 those of the snapshot; refused and removed otherwise."""
+    if not state.configured():
+        raise UpstreamNotConfiguredError(
+            f"{entry.extension_id} {entry.version} comes from a central marketplace, "
+            "but none is configured (MARKET_UPSTREAM_URL)",
+            details={"id": entry.extension_id, "version": entry.version},
+        )
     check_fresh()
     limit = min(
         market_conf().upstream_limits.max_bundle_bytes,

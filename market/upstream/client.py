@@ -56,14 +56,18 @@ def _streamed(
     for attempt in range(limits.attempts):
         if attempt:
             time.sleep(BACKOFF * 2 ** (attempt - 1))
+        answered = False
         try:
             with _client(limits, transport) as client, client.stream("GET", url) as r:
                 if r.status_code in RETRY_STATUSES:
                     last = f"HTTP {r.status_code}"
                     continue
+                answered = True
                 yield r
                 return
         except httpx.TransportError as exc:
+            if answered:  # raised while the caller read the body: not retried
+                raise
             last = type(exc).__name__
             logger.info("upstream %s: attempt %d failed: %s", url, attempt + 1, last)
     raise UpstreamUnavailableError(

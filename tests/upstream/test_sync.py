@@ -347,3 +347,28 @@ def test_settings_are_checked(settings):
     assert {"market.E014", "market.E016", "market.E017"} <= ids
     settings.MARKET_UPSTREAM_URL = "https://central.example.org"
     assert "market.E015" in {m.id for m in check_market_settings()}
+
+
+def test_list_answers_at_once_and_syncs_in_the_background(
+    api, settings, central, central_key, published
+):
+    import time
+
+    entry, _ = published
+    settings.MARKET_UPSTREAM_SYNC_AFTER = 3600
+    serve(central, central_key, [entry])
+    first = catalog(api)  # answered from what is stored: nothing yet
+    assert first == []
+    deadline = time.monotonic() + 20
+    while not upstream_rows().exists():
+        assert time.monotonic() < deadline, "the background sync never stored"
+        time.sleep(0.1)
+    while sync._local.locked():  # the thread finishes and lets go
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert [i["id"] for i in catalog(api)] == ["up.hello"]
+    # Synced just now: the next list starts none.
+    requests = len(central.requests)
+    catalog(api)
+    time.sleep(0.3)
+    assert len(central.requests) == requests
