@@ -262,3 +262,23 @@ def api_root():
     from market.conf import market_conf
 
     return market_conf().root
+
+
+def test_central_key_rotation_is_followed_once(api, studio, build_bundle):
+    """Last in this module: the central key changes for good."""
+    from market.models import UpstreamKey
+
+    call_command("market_sync")
+    studio.manage("market_keys", "rotate")
+    studio.publish(_bundle(build_bundle, "two.rotated", "1.0.0"))
+    call_command("market_sync")
+    [accepted] = UpstreamKey.objects.all()
+    from market.upstream import state
+
+    assert state.current().key_id == accepted.key_id
+    response = _install(api, "two.rotated")
+    assert response.status_code == 200, response.content
+    proof = InstalledExtension.objects.get(extension_id="two.rotated").sidecar["trust"]
+    assert proof["proof"] == f"upstream:{accepted.key_id}"
+    call_command("market_sync")
+    assert UpstreamKey.objects.count() == 1
