@@ -104,8 +104,9 @@ def upstream_variant() -> str:
 
     if not state.configured():
         return ""
-    sync.sync_in_background()
-    return ".x" if state.snapshot_expired() else ""
+    row = state.current()
+    sync.sync_in_background(row)
+    return ".x" if state.snapshot_expired(row) else ""
 
 
 class MarketHealthView(APIView):

@@ -278,10 +278,12 @@ def _store(snap: Snapshot) -> SyncResult:
 _local = threading.Lock()
 
 
-def sync_in_background() -> bool:
-    """Start a sync in a thread when one is due (see :func:`state.due`); never
-    waits for it. True when one was started."""
-    if not state.due(state.current()) or not _local.acquire(blocking=False):
+def sync_in_background(row: UpstreamState | None = None) -> bool:
+    """Start a sync in a thread when one is due (see :func:`state.due`; ``row``: the
+    state already read); never waits for it. True when one was started."""
+    if row is None:
+        row = state.current()
+    if not state.due(row) or not _local.acquire(blocking=False):
         return False
     thread = threading.Thread(target=_run_background, name="market-sync", daemon=True)
     try:
