@@ -17,7 +17,8 @@ What a killed process can leave behind, and what ``fix`` does about it:
   (``orphan_previous``);
 - the temp file of a durable write killed midway (``.comfyvn.json.<hex>.tmp`` beside
   the flags file, ``.catalog.pem.<hex>.tmp`` beside the catalogue key,
-  ``.cvn-<key id>.pem.<hex>.tmp`` among the retired keys): removed.
+  ``.cvn-<key id>.pem.<hex>.tmp`` among the retired keys,
+  ``.cvn-<key id>.json.<hex>.tmp`` in the key chain): removed.
 
 Repairs are as durable as the services (:mod:`market.services.common`): a folder is
 renamed out of ``extensions/`` (flushed) before it is deleted, so a crash during a
@@ -322,6 +323,7 @@ def _stale_temps(now: float, min_age_seconds: float) -> list[Path]:
         (flags.config_path().parent, flags.config_path().name),
         (key.parent, key.name),
         (retired, None),  # rotation files ``<key id>.pem`` there
+        (key.with_name(key.name + ".chain"), None),  # ``<key id>.json`` records
     ):
         if not folder.is_dir():
             continue

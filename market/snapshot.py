@@ -17,7 +17,8 @@ The revision is read before the entries: a change that commits in between is the
 sent under the older revision too, and sent again by the next ``since=``, never
 missed. A full signed document is built once per revision, origin and key, and kept
 gzip-compressed in the configured cache for at most half its lifetime, so every
-copy served has most of its validity left.
+copy served has most of its validity left; while one worker builds it, the others
+wait for its result (a short lock in the cache) instead of building it again.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -45,6 +47,9 @@ Status = CatalogEntry.Status
 PUBLISHED = (Status.APPROVED, Status.YANKED, Status.DELISTED)
 KEY_PREFIX = "market:snapshot"
 CACHE_TIMEOUT_MAX = 24 * 3600
+BUILD_LOCK_TIMEOUT = 60
+WAIT_FOR_BUILD = 30.0
+_POLL = 0.02
 GZIP_LEVEL = 6
 SIGNATURE_HEADER = "X-Market-Signature"
 
@@ -149,10 +154,13 @@ def _order(entry: dict[str, Any]) -> tuple[str, semver.Version]:
 def snapshot_entries(*, since: int | None) -> list[dict[str, Any]]:
     """The published entries (of the ids changed after ``since``), in one query,
     sorted by id and version precedence."""
-    rows = CatalogEntry.objects.filter(status__in=PUBLISHED)
+    # Sorted here, by SemVer precedence, which SQL can't.
+    rows = CatalogEntry.objects.filter(status__in=PUBLISHED).order_by()
     if since is not None:
-        changed = CatalogEntry.objects.filter(changed_revision__gt=since).values(
-            "extension_id"
+        changed = (
+            CatalogEntry.objects.filter(changed_revision__gt=since)
+            .order_by()
+            .values("extension_id")
         )
         rows = rows.filter(extension_id__in=changed)
     entries = [_entry(row) for row in rows.values_list(*_COLUMNS).iterator(2000)]
@@ -170,7 +178,7 @@ def build_snapshot(
 ) -> tuple[dict[str, Any], bytes]:
     """The ``snapshot`` object and its RFC 8785 bytes (what is signed)."""
     issued = now.astimezone(UTC).replace(microsecond=0)
-    snapshot = {
+    snapshot: dict[str, Any] = {
         "format": SNAPSHOT_FORMAT,
         "origin": origin,
         "revision": number,
@@ -198,32 +206,55 @@ def signed_snapshot(*, since: str | None, origin: str) -> SignedSnapshot:
     origin = market_conf().snapshot_origin or origin
     current = revision.current()  # first: see the module's docstring
     after = parse_since(since, current.number)
+    if after is not None:
+        return _signed(current.number, after, origin, key)
+    ttl = market_conf().snapshot_ttl
     key_id = signing.key_id_for(key.public_key())
-    cache_key = None
-    if after is None:
-        digest = hashlib.sha256(f"{origin}\n{key_id}".encode()).hexdigest()[:16]
-        cache_key = f"{KEY_PREFIX}:{current.tag}:{digest}"
-        cached = cache.get(cache_key)
-        if cached is not None:
-            return SignedSnapshot(*cached)
+    variant = f"{SNAPSHOT_FORMAT}\n{origin}\n{key_id}\n{ttl}"
+    digest = hashlib.sha256(variant.encode()).hexdigest()[:16]
+    cache_key = f"{KEY_PREFIX}:{current.tag}:{digest}"
+    cached = _cached(cache_key)
+    if cached is not None:
+        return cached
+    lock = f"{cache_key}:building"
+    owner = cache.add(lock, 1, timeout=BUILD_LOCK_TIMEOUT)
+    if not owner:
+        # Another worker is building this revision: wait for its result rather
+        # than build the same document again.
+        deadline = time.monotonic() + WAIT_FOR_BUILD
+        while time.monotonic() < deadline and cache.get(lock) is not None:
+            time.sleep(_POLL)
+            cached = _cached(cache_key)
+            if cached is not None:
+                return cached
+    try:
+        result = _signed(current.number, None, origin, key)
+        timeout = max(1, min(CACHE_TIMEOUT_MAX, ttl // 2))
+        cache.set(cache_key, (result.body_gz, result.header, result.revision), timeout)
+    finally:
+        if owner:
+            cache.delete(lock)
+    return result
+
+
+def _cached(cache_key: str) -> SignedSnapshot | None:
+    value = cache.get(cache_key)
+    return None if value is None else SignedSnapshot(*value)
+
+
+def _signed(
+    number: int, since: int | None, origin: str, key: Ed25519PrivateKey
+) -> SignedSnapshot:
     _, canonical = build_snapshot(
-        number=current.number,
-        since=after,
-        origin=origin,
-        key=key,
-        now=datetime.now(UTC),
+        number=number, since=since, origin=origin, key=key, now=datetime.now(UTC)
     )
     signature = sign(canonical, key)
     body = b'{"ok":true,"snapshot":%s,"signature":"%s"}' % (
         canonical,
         signature.encode("ascii"),
     )
-    result = SignedSnapshot(
+    return SignedSnapshot(
         gzip.compress(body, compresslevel=GZIP_LEVEL, mtime=0),
-        f"{key_id}:{signature}",
-        current.number,
+        f"{signing.key_id_for(key.public_key())}:{signature}",
+        number,
     )
-    if cache_key is not None:
-        timeout = max(1, min(CACHE_TIMEOUT_MAX, market_conf().snapshot_ttl // 2))
-        cache.set(cache_key, (result.body_gz, result.header, result.revision), timeout)
-    return result

@@ -67,6 +67,16 @@ def test_the_test_settings_pass_every_check(settings, market_root):
         ("MARKET_MAX_PENDING_SUBMISSIONS", 2.5, "market.E013"),
         ("MARKET_MAX_PENDING_SUBMISSIONS", True, "market.E013"),
         ("MARKET_MAX_PENDING_SUBMISSIONS", None, "market.E013"),
+        ("MARKET_SNAPSHOT_TTL", 0, "market.E020"),
+        ("MARKET_SNAPSHOT_TTL", 59, "market.E020"),
+        ("MARKET_SNAPSHOT_TTL", "604800", "market.E020"),
+        ("MARKET_SNAPSHOT_TTL", 400 * 24 * 3600, "market.E020"),
+        ("MARKET_SNAPSHOT_TTL", True, "market.E020"),
+        ("MARKET_SNAPSHOT_ORIGIN", "market.example.org", "market.E021"),
+        ("MARKET_SNAPSHOT_ORIGIN", "ftp://market.example.org", "market.E021"),
+        ("MARKET_SNAPSHOT_ORIGIN", "https://u:p@market.example.org", "market.E021"),
+        ("MARKET_SNAPSHOT_ORIGIN", "https://market.example.org/?x=1", "market.E021"),
+        ("MARKET_SNAPSHOT_ORIGIN", 7, "market.E021"),
     ],
 )
 def test_a_bad_value_is_an_error_naming_the_setting(

@@ -413,12 +413,11 @@ def test_doctor_removes_temp_files_of_interrupted_durable_writes(
     config = Path(settings.COMFYVN_CONFIG)
     key = Path(settings.MARKET_SIGNING_KEY_FILE)
     retired = key.with_name(key.name + ".retired") / "cvn-0123456789abcdef.pem"
-    for folder in (config.parent, key.parent, retired.parent):
+    link = key.with_name(key.name + ".chain") / "cvn-0123456789abcdef.json"
+    for folder in (config.parent, key.parent, retired.parent, link.parent):
         folder.mkdir(parents=True, exist_ok=True)
     config.write_text("{}")
-    stale = sorted(
-        [durable.temp_name(config), durable.temp_name(key), durable.temp_name(retired)]
-    )
+    stale = sorted(durable.temp_name(path) for path in (config, key, retired, link))
     for path in stale:
         path.write_bytes(b"half written")
         os.utime(path, (0, 0))  # long ago
@@ -464,7 +463,15 @@ def test_key_creation_flushes_the_key_before_it_appears_and_its_folder_after(
     assert first_fsync(fslog, tmp) < at < fslog.first_fsync_after(path.parent, at)
     assert not any(e[0] == "replace" and e[2] == fslog.p(path) for e in fslog.events)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in path.parent.iterdir()) == ["catalog.pem"]
+    assert sorted(p.name for p in path.parent.iterdir()) == [
+        "catalog.pem",
+        "catalog.pem.chain",
+    ]
+    # the chain's first link is filed the same way, after the key
+    [record] = signing.chain_dir().iterdir()
+    record_at, record_tmp = _link_into(fslog, record)
+    assert at < first_fsync(fslog, record_tmp) < record_at
+    assert fslog.first_fsync_after(record.parent, record_at) > record_at
 
 
 def test_rotation_files_the_old_public_key_durably_before_replacing_the_key(
@@ -481,6 +488,12 @@ def test_rotation_files_the_old_public_key_durably_before_replacing_the_key(
     filed_flushed = fslog.first_fsync_after(retired.parent, filed_at)
     replaced_at, tmp = replace_into(fslog, path)
     assert filed_flushed < replaced_at
+    # the new key's link, signed by the old key, is durable before the new key serves
+    new_id = signing.key_id_for(signing.require_signing_key().public_key())
+    link = signing.chain_dir() / f"{new_id}.json"
+    link_at, link_tmp = _link_into(fslog, link)
+    assert first_fsync(fslog, link_tmp) < link_at
+    assert link_at < fslog.first_fsync_after(link.parent, link_at) < replaced_at
     assert first_fsync(fslog, tmp) < replaced_at
     assert fslog.first_fsync_after(path.parent, replaced_at) > replaced_at
     assert stat.S_IMODE(path.stat().st_mode) == 0o600

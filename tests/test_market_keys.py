@@ -11,7 +11,12 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+import rfc8785
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import (
+    Ed25519PrivateKey,
+    Ed25519PublicKey,
+)
 from django.core.management import CommandError, call_command
 from django.db import connections
 from django.urls import reverse
@@ -22,6 +27,8 @@ from market.manifest import manifest_sha256, parse_signature
 from market.models import CatalogEntry, LifecycleError
 
 CONCURRENT = 15
+# The key, and the chain folder with its one record (GET snapshot/keys).
+KEY_FILES = ["catalog.pem", "catalog.pem.chain"]
 
 
 def run(*args: str) -> str:
@@ -57,13 +64,13 @@ def test_create_writes_a_private_key_once(settings):
     key_id = signing.key_id_for(key.public_key())
     assert out == f"[ok] created catalogue key {key_id} in {path}\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert sorted(p.name for p in path.parent.iterdir()) == ["catalog.pem"]
+    assert sorted(p.name for p in path.parent.iterdir()) == KEY_FILES
     pem = path.read_bytes()
     with pytest.raises(CommandError, match="signing_key_exists") as info:
         run("create")
     assert "never overwritten" in str(info.value)
     assert path.read_bytes() == pem
-    assert sorted(p.name for p in path.parent.iterdir()) == ["catalog.pem"]
+    assert sorted(p.name for p in path.parent.iterdir()) == KEY_FILES
 
 
 def test_list_shows_current_retired_and_configured_keys(settings):
@@ -157,7 +164,9 @@ def test_concurrent_creates_in_processes_leave_exactly_one_key(settings):
     assert outcomes.count("signing_key_exists") == CONCURRENT - 1
     assert created == [signing.key_id_for(signing.require_signing_key().public_key())]
     folder = Path(settings.MARKET_SIGNING_KEY_FILE).parent
-    assert sorted(p.name for p in folder.iterdir()) == ["catalog.pem"]
+    assert sorted(p.name for p in folder.iterdir()) == KEY_FILES
+    [record] = (folder / "catalog.pem.chain").iterdir()
+    assert record.stem == signing.key_id_for(signing.require_signing_key().public_key())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -216,7 +225,9 @@ def test_concurrent_creates_and_first_approvals_leave_one_key_that_verifies_all(
         r == "signing_key_missing" or "signing_key_exists" in r for r in refused
     ), refused
     folder = Path(settings.MARKET_SIGNING_KEY_FILE).parent
-    assert sorted(p.name for p in folder.iterdir()) == ["catalog.pem"]
+    assert sorted(p.name for p in folder.iterdir()) == KEY_FILES
+    [record] = (folder / "catalog.pem.chain").iterdir()
+    assert record.stem == signing.key_id_for(signing.require_signing_key().public_key())
     # the rest are approved now that the key exists
     for entry in CatalogEntry.objects.filter(status="pending"):
         review.transition(entry=entry, action="approve_verified", actor=reviewer)
@@ -229,3 +240,112 @@ def test_concurrent_creates_and_first_approvals_leave_one_key_that_verifies_all(
     for entry in signed:
         key_id, raw, digest = signature_of(entry)
         keys[key_id].verify(raw, bytes.fromhex(digest))  # raises if invalid
+
+
+def chain(client) -> list[dict]:
+    response = client.get(reverse("market-api:snapshot-keys"))
+    assert response.status_code == 200
+    return response.json()["items"]
+
+
+def test_the_key_chain_starts_at_create_and_each_rotation_is_signed_by_the_last(
+    db, flags_on, client
+):
+    assert chain(client) == []
+    first = run("create").split()[4]
+    [root] = chain(client)
+    assert root["key_id"] == first and root["signed_by"] is None
+    assert root["signature"] is None and root["created_at"].endswith("Z")
+    run("rotate")
+    run("rotate")
+    items = chain(client)
+    assert [i["signed_by"] for i in items] == [
+        None,
+        items[0]["key_id"],
+        items[1]["key_id"],
+    ]
+    current = signing.key_id_for(signing.require_signing_key().public_key())
+    assert items[-1]["key_id"] == current
+    # A studio that pinned the first key walks the chain to the current one.
+    trusted = Ed25519PublicKey.from_public_bytes(base64.b64decode(root["public_key"]))
+    for link in items[1:]:
+        trusted.verify(
+            base64.b64decode(link["signature"]),
+            rfc8785.dumps({"key_id": link["key_id"], "public_key": link["public_key"]}),
+        )
+        trusted = Ed25519PublicKey.from_public_bytes(
+            base64.b64decode(link["public_key"])
+        )
+        assert signing.key_id_for(trusted) == link["key_id"]
+    # The records are durable files beside the retired keys.
+    folder = Path(signing.chain_dir())
+    assert sorted(p.stem for p in folder.glob("*.json")) == sorted(
+        i["key_id"] for i in items
+    )
+
+
+def test_a_forged_link_does_not_verify(db, flags_on, client):
+    run("create")
+    run("rotate")
+    root, link = chain(client)
+    pinned = Ed25519PublicKey.from_public_bytes(base64.b64decode(root["public_key"]))
+    forged = base64.b64encode(
+        Ed25519PrivateKey.generate().public_key().public_bytes_raw()
+    )
+    with pytest.raises(InvalidSignature):
+        pinned.verify(
+            base64.b64decode(link["signature"]),
+            rfc8785.dumps({"key_id": link["key_id"], "public_key": forged.decode()}),
+        )
+
+
+def test_the_snapshot_is_signed_by_the_key_in_service_after_rotation(
+    db, flags_on, client
+):
+    run("create")
+    before = client.get(reverse("market-api:snapshot")).json()["snapshot"]["key_id"]
+    run("rotate")
+    body = client.get(reverse("market-api:snapshot")).json()
+    items = chain(client)
+    assert body["snapshot"]["key_id"] == items[-1]["key_id"] != before
+    key = Ed25519PublicKey.from_public_bytes(base64.b64decode(items[-1]["public_key"]))
+    key.verify(base64.b64decode(body["signature"]), rfc8785.dumps(body["snapshot"]))
+
+
+def test_a_rotation_that_stopped_before_its_swap_leaves_no_link(
+    db, flags_on, client, monkeypatch
+):
+    run("create")
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    real_write = signing.atomic_write_bytes
+
+    def write(path, data, **kwargs):
+        if Path(path) == signing.key_path():
+            crash()
+        return real_write(path, data, **kwargs)
+
+    monkeypatch.setattr(signing, "atomic_write_bytes", write)
+    with pytest.raises(OSError):
+        signing.rotate_signing_key()
+    monkeypatch.undo()
+    assert len(list(signing.chain_dir().glob("*.json"))) == 2  # the orphan is kept
+    [root] = chain(client)  # ...but never listed: it signed nothing
+    run("rotate")
+    items = chain(client)
+    assert [i["signed_by"] for i in items] == [None, root["key_id"]]
+
+
+def test_a_key_made_before_the_chain_becomes_its_first_link(db, flags_on, client):
+    run("create")
+    for record in signing.chain_dir().glob("*.json"):
+        record.unlink()
+    [root] = chain(client)
+    assert root["signed_by"] is None
+    run("rotate")
+    items = chain(client)
+    assert items[0]["key_id"] == root["key_id"]
+    assert items[1]["signed_by"] == root["key_id"]
+    assert len(list(signing.chain_dir().glob("*.json"))) == 2

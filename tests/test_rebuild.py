@@ -89,3 +89,23 @@ def test_rebuild_restores_every_derived_column_and_is_idempotent(
         "[ok] 5 entries of 2 extensions checked; 0 rebuilt, 0 is_latest changed\n"
     )
     assert revision.current().number == after
+
+
+def test_a_rebuild_that_changes_what_the_snapshot_says_marks_the_id_changed(
+    catalogue, flags_on, client, catalog_key
+):
+    before = revision.current().number
+    CatalogEntry.objects.filter(extension_id="hello.minimal").update(name="edited")
+    rebuild()
+    response = client.get(reverse("market-api:snapshot"), {"since": before})
+    entries = response.json()["snapshot"]["entries"]
+    assert [(e["id"], e["version"]) for e in entries] == [
+        ("hello.minimal", "0.1.0"),
+        ("hello.minimal", "0.2.0"),
+    ]
+    assert {e["name"] for e in entries} != {"edited"}
+    # Nothing to rebuild: nothing changed for studios either.
+    after = revision.current().number
+    rebuild()
+    again = client.get(reverse("market-api:snapshot"), {"since": after})
+    assert again.json()["snapshot"]["entries"] == []

@@ -163,6 +163,11 @@ def _attachment_name(ext_id: str, version: str) -> str:
 class BundleView(APIView):
     """The stored bundle of an approved or yanked version, streamed."""
 
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # A download may ask for application/zip, which no renderer produces: the
+        # bundle is not rendered, and refusals fall back to the JSON error payload.
+        return super().perform_content_negotiation(request, force=True)
+
     @extend_schema(
         responses={
             (200, "application/zip"): OpenApiTypes.BINARY,

@@ -3,7 +3,9 @@
 ``create`` makes ``MARKET_SIGNING_KEY_FILE`` (mode 0600, written durably) and refuses
 when it exists; ``list`` shows the current key, the keys rotations retired and the
 keys trusted by configuration; ``rotate`` replaces the key, keeping the old public key
-published by ``GET /api/market/keys`` so bundles it signed still verify.
+published by ``GET /api/market/keys`` so bundles it signed still verify. ``create``
+starts the key chain studios follow (``GET /api/market/snapshot/keys``) and each
+``rotate`` adds the new key to it, signed by the old one.
 """
 
 from __future__ import annotations
@@ -41,7 +43,8 @@ class Command(BaseCommand):
         old_id, new_id = signing.rotate_signing_key()
         self.stdout.write(
             f"[ok] rotated catalogue key {old_id} -> {new_id}; {old_id} stays "
-            "published, so bundles it signed still verify"
+            "published, so bundles it signed still verify; the key chain "
+            f"(snapshot/keys) has {new_id} signed by {old_id}"
         )
 
     def _list(self) -> None:
