@@ -1,9 +1,11 @@
 """HTTP to the central marketplace: httpx with timeouts, retries with back-off, a
 size limit enforced while streaming, an overall deadline, and TLS verified.
 
-Bodies are asked for and read as sent (``Accept-Encoding: identity``, raw bytes):
-a compressed answer could expand past any limit counted on the wire, so one is
-refused. Redirects are not followed: the central server's URL is the one configured.
+Bundles are asked for and read as sent (``Accept-Encoding: identity``; a compressed
+answer is refused). The snapshot may come gzip-compressed (about 25 times smaller):
+it is decompressed in bounded steps, and the limit counts the decompressed bytes, so
+a small compressed body can never expand past it. Redirects are not followed: the
+central server's URL is the one configured.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -31,12 +34,14 @@ CHUNK = 64 * 1024
 Transport = httpx.BaseTransport | None
 
 
-def _client(limits: UpstreamLimits, transport: Transport = None) -> httpx.Client:
+def _client(
+    limits: UpstreamLimits, transport: Transport = None, encoding: str = "identity"
+) -> httpx.Client:
     return httpx.Client(
         timeout=httpx.Timeout(limits.timeout),
         verify=True,
         follow_redirects=False,
-        headers={"Accept-Encoding": "identity", "User-Agent": "comfyvn-market"},
+        headers={"Accept-Encoding": encoding, "User-Agent": "comfyvn-market"},
         transport=transport,
     )
 
@@ -49,7 +54,7 @@ class _Retry(Exception):
 
 @contextmanager
 def _streamed(
-    url: str, limits: UpstreamLimits, transport: Transport
+    url: str, limits: UpstreamLimits, transport: Transport, encoding: str = "identity"
 ) -> Iterator[httpx.Response]:
     """The response to ``GET url``, retried on a network error or a 429/5xx."""
     last = ""
@@ -58,7 +63,10 @@ def _streamed(
             time.sleep(BACKOFF * 2 ** (attempt - 1))
         answered = False
         try:
-            with _client(limits, transport) as client, client.stream("GET", url) as r:
+            with (
+                _client(limits, transport, encoding) as client,
+                client.stream("GET", url) as r,
+            ):
                 if r.status_code in RETRY_STATUSES:
                     last = f"HTTP {r.status_code}"
                     continue
@@ -77,14 +85,18 @@ def _streamed(
     )
 
 
-def _check_response(r: httpx.Response, url: str, max_bytes: int) -> None:
+def _check_response(
+    r: httpx.Response, url: str, max_bytes: int, gzip_ok: bool = False
+) -> str:
+    """The body's content coding ("identity" or "gzip"), once the answer is one to
+    read."""
     if r.status_code != 200:
         raise UpstreamUnavailableError(
             f"the central marketplace answered HTTP {r.status_code}",
             details={"url": url, "status": r.status_code},
         )
-    encoding = r.headers.get("Content-Encoding", "identity").strip().lower()
-    if encoding not in ("", "identity"):
+    encoding = r.headers.get("Content-Encoding", "").strip().lower() or "identity"
+    if encoding not in ("identity", "gzip") or (encoding == "gzip" and not gzip_ok):
         raise UpstreamUnavailableError(
             "the central marketplace sent a compressed body when asked for none",
             details={"url": url, "content_encoding": encoding},
@@ -92,6 +104,30 @@ def _check_response(r: httpx.Response, url: str, max_bytes: int) -> None:
     declared = r.headers.get("Content-Length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(url, max_bytes, int(declared))
+    return encoding
+
+
+def _gunzip(chunks: Iterator[bytes], url: str, max_bytes: int) -> Iterator[bytes]:
+    """Decompress a gzip body in steps of at most what the limit still allows."""
+    inflate = zlib.decompressobj(wbits=31)
+    total = 0
+    try:
+        for chunk in chunks:
+            data = chunk
+            while data:
+                out = inflate.decompress(data, max_bytes - total + 1)
+                total += len(out)
+                if total > max_bytes:
+                    raise _too_large(url, max_bytes)
+                yield out
+                data = inflate.unconsumed_tail
+        if not inflate.eof:
+            raise zlib.error("truncated")
+    except zlib.error as exc:
+        raise UpstreamUnavailableError(
+            "the central marketplace sent a corrupt gzip body",
+            details={"url": url, "reason": "corrupt_gzip"},
+        ) from exc
 
 
 def _too_large(url: str, limit: int, size: int | None = None) -> LimitExceededError:
@@ -127,11 +163,15 @@ def _chunks(
 
 
 def fetch_bytes(url: str, *, max_bytes: int, transport: Transport = None) -> bytes:
-    """The body of ``GET url``, at most ``max_bytes`` (else ``limit_exceeded``)."""
+    """The body of ``GET url``, at most ``max_bytes`` (else ``limit_exceeded``),
+    asked for gzip-compressed and counted decompressed."""
     limits = market_conf().upstream_limits
-    with _streamed(url, limits, transport) as r:
-        _check_response(r, url, max_bytes)
-        return b"".join(_chunks(r, url, max_bytes, limits))
+    with _streamed(url, limits, transport, "gzip") as r:
+        encoding = _check_response(r, url, max_bytes, gzip_ok=True)
+        chunks = _chunks(r, url, max_bytes, limits)
+        if encoding == "gzip":
+            chunks = _gunzip(chunks, url, max_bytes)
+        return b"".join(chunks)
 
 
 def download(

@@ -183,6 +183,28 @@ def test_endless_snapshot_is_limit_exceeded(settings, api, central, central_key)
     assert not upstream_rows().exists()
 
 
+def test_gzip_snapshot_is_read_and_a_gzip_bomb_stopped(
+    settings, api, central, central_key, published
+):
+    import gzip
+
+    entry, _ = published
+    document = signed_document(snapshot(central_key, [entry]), central_key)
+    central.serve(
+        "/api/market/snapshot",
+        gzip.compress(json.dumps(document).encode()),
+        **{"Content-Encoding": "gzip"},
+    )
+    call_command("market_sync")
+    assert upstream_rows().count() == 1
+    settings.MARKET_UPSTREAM_LIMITS = {"max_snapshot_bytes": 1_000_000, "attempts": 1}
+    bomb = gzip.compress(b"[" + b" " * 50_000_000 + b"]")  # 50 MB in ~50 KB
+    assert len(bomb) < 100_000
+    central.serve("/api/market/snapshot?since=5", bomb, **{"Content-Encoding": "gzip"})
+    refused("limit_exceeded")
+    assert upstream_rows().count() == 1
+
+
 def test_snapshot_signed_by_an_unknown_key_is_untrusted(api, central, published):
     entry, _ = published
     stranger = Ed25519PrivateKey.generate()
