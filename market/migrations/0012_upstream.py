@@ -18,6 +18,10 @@ def listings_with_source(apps, schema_editor):
             entry.objects.bulk_update(batch, ["listing"])
             batch = []
     entry.objects.bulk_update(batch, ["listing"])
+    revision = apps.get_model("market", "CatalogRevision")
+    for row in revision.objects.all():  # every cached body and ETag is stale
+        row.number += 1
+        row.save(update_fields=["number"])
 
 
 class Migration(migrations.Migration):

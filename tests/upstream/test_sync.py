@@ -394,3 +394,25 @@ def test_list_answers_at_once_and_syncs_in_the_background(
     catalog(api)
     time.sleep(0.3)
     assert len(central.requests) == requests
+
+
+def test_the_migration_gives_stored_listings_their_source(db, build_bundle):
+    """Entries listed before upstream rows existed are local, and say so."""
+    import importlib
+
+    from django.apps import apps
+
+    from market import revision, selectors
+    from tests.publishing import publish
+
+    migration = importlib.import_module("market.migrations.0012_upstream")
+    entry = publish(build_bundle, "old.entry", "1.0.0")
+    listing = json.loads(entry.listing)
+    del listing["source"]
+    CatalogEntry.objects.filter(pk=entry.pk).update(listing=json.dumps(listing))
+    before = revision.current().number
+    migration.listings_with_source(apps, None)
+    stored = CatalogEntry.objects.get(pk=entry.pk)
+    assert json.loads(stored.listing) == json.loads(selectors.catalog_listing(stored))
+    assert json.loads(stored.listing)["source"] == "local"
+    assert revision.current().number == before + 1
