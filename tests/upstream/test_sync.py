@@ -416,3 +416,19 @@ def test_the_migration_gives_stored_listings_their_source(db, build_bundle):
     assert json.loads(stored.listing) == json.loads(selectors.catalog_listing(stored))
     assert json.loads(stored.listing)["source"] == "local"
     assert revision.current().number == before + 1
+
+
+def test_upstream_entries_are_not_reviewed_on_the_studio(
+    api, central, central_key, published, make_user
+):
+    from market import review
+    from market.errors import ReviewError
+
+    entry, _ = published
+    serve(central, central_key, [entry])
+    call_command("market_sync")
+    row = upstream_rows().get()
+    reviewer = make_user("rev", "market.review_catalogentry")
+    with pytest.raises(ReviewError, match="central marketplace"):
+        review.catalog_entry_yank(entry=row, reviewer=reviewer, reason="local yank")
+    assert upstream_rows().get().status == "approved"
