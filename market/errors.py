@@ -435,6 +435,12 @@ class UpstreamUnavailableError(MarketError):
     code = "upstream_unavailable"
 
 
+class SyncInProgressError(MarketError):
+    """Another sync from the central marketplace is running (one at a time)."""
+
+    code = "sync_in_progress"
+
+
 class UpstreamNotConfiguredError(MarketError):
     """A sync was asked for, but ``MARKET_UPSTREAM_URL`` is not set."""
 

@@ -70,6 +70,7 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.SnapshotExpiredError: 409,
     e.UpstreamUnavailableError: 502,
     e.UpstreamNotConfiguredError: 409,
+    e.SyncInProgressError: 409,
     # The server's own configuration is broken: never the client's fault.
     e.ConfigError: 500,
 }

@@ -20,7 +20,11 @@ from django.utils import timezone
 from market import revision
 from market.clock import iso
 from market.conf import market_conf
-from market.errors import MarketError, UpstreamNotConfiguredError
+from market.errors import (
+    MarketError,
+    SyncInProgressError,
+    UpstreamNotConfiguredError,
+)
 from market.models import CatalogEntry, LifecycleAction, UpstreamState
 from market.redact import redact
 from market.review.derived import derived_columns, newest_listable
@@ -63,10 +67,6 @@ class SyncResult:
         }
 
 
-class SyncInProgress(Exception):
-    """Another sync holds the state row."""
-
-
 def snapshot_url(since: int | None) -> str:
     base = market_conf().upstream_url + "/api/market/snapshot"
     return base if since is None else f"{base}?since={since}"
@@ -75,13 +75,15 @@ def snapshot_url(since: int | None) -> str:
 def sync(*, transport: client.Transport = None, full: bool = False) -> SyncResult:
     """Fetch, verify and store the central snapshot (``since`` the last accepted
     revision unless ``full``). A refusal is recorded in the state's ``last_error``
-    and raised; ``SyncInProgress`` when another sync runs."""
+    and raised; ``sync_in_progress`` when another sync runs."""
     if not state.configured():
         raise UpstreamNotConfiguredError(
             "no central marketplace is configured (MARKET_UPSTREAM_URL)"
         )
     if not state.claim():
-        raise SyncInProgress
+        raise SyncInProgressError(
+            "another sync from the central marketplace is running; try again shortly"
+        )
     try:
         result = _sync(transport, full)
     except MarketError as exc:
@@ -297,7 +299,7 @@ def sync_in_background(row: UpstreamState | None = None) -> bool:
 def _run_background() -> None:
     try:
         sync()
-    except SyncInProgress:
+    except SyncInProgressError:
         pass
     except MarketError as exc:
         logger.warning("background sync refused: %s: %s", exc.code, exc.message)

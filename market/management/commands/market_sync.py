@@ -29,10 +29,6 @@ class Command(BaseCommand):
     def handle(self, *args, **opts) -> None:
         try:
             result = sync.sync(full=opts["full"])
-        except sync.SyncInProgress as exc:
-            raise CommandError(
-                "sync_in_progress: another sync is running; try again shortly"
-            ) from exc
         except MarketError as exc:
             raise CommandError(f"{exc.code}: {exc.message}") from exc
         if opts["json"]:
