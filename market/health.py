@@ -27,6 +27,7 @@ from market.models import (
 )
 from market.redact import redact
 from market.revision import REVISION_PK
+from market.upstream import state as upstream_state
 
 LIFECYCLE_ACTIONS = (LifecycleAction.INSTALL, LifecycleAction.UNINSTALL)
 
@@ -131,9 +132,8 @@ def market_health() -> dict[str, Any]:
         "trust_breakdown": dict(zip(TRUST_LEVELS, by_level, strict=True)),
         "last_error": last_error,
     }
-    from market.upstream.state import health_payload
-
-    upstream = health_payload()  # no query unless a central server is configured
+    # No query unless a central server is configured.
+    upstream = upstream_state.health_payload()
     if upstream is not None:
         payload["upstream"] = upstream
     return payload

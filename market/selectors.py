@@ -28,6 +28,7 @@ from market.models import (
     InstalledExtension,
 )
 from market.search import full_text
+from market.upstream import state as upstream_state
 
 
 def catalog_queryset(
@@ -269,9 +270,7 @@ def listings_joined(
 def stale_marks(rows: list[tuple[int, str]]) -> set[int]:
     """The upstream rows of ``(pk, source)`` rows, when the snapshot they came from
     has expired (else none)."""
-    from market.upstream import state
-
-    if not state.snapshot_expired():
+    if not upstream_state.snapshot_expired():
         return set()
     return {pk for pk, source in rows if source == CatalogEntry.Source.UPSTREAM}
 

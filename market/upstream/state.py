@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
 from market.clock import iso
@@ -61,8 +62,6 @@ def claim() -> bool:
     across processes: a conditional update of the one state row)."""
     now = timezone.now()
     UpstreamState.objects.get_or_create(pk=STATE_PK)
-    from django.db.models import Q
-
     return bool(
         UpstreamState.objects.filter(pk=STATE_PK)
         .filter(Q(running_since__isnull=True) | Q(running_since__lt=now - RUN_TIMEOUT))
