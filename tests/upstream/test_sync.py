@@ -432,3 +432,16 @@ def test_upstream_entries_are_not_reviewed_on_the_studio(
     with pytest.raises(ReviewError, match="central marketplace"):
         review.catalog_entry_yank(entry=row, reviewer=reviewer, reason="local yank")
     assert upstream_rows().get().status == "approved"
+
+
+def test_a_studio_never_republishes_upstream_rows(
+    api, central, central_key, published, catalog_key
+):
+    entry, _ = published
+    serve(central, central_key, [entry])
+    call_command("market_sync")
+    response = api.get("/api/market/snapshot", HTTP_ACCEPT_ENCODING="identity")
+    assert response.status_code == 200
+    assert json.loads(response.content)["snapshot"]["entries"] == []
+    response = api.get(BUNDLE.format(id="up.hello", version="1.0.0"))
+    assert response.status_code == 404
