@@ -445,3 +445,19 @@ def test_a_studio_never_republishes_upstream_rows(
     assert json.loads(response.content)["snapshot"]["entries"] == []
     response = api.get(BUNDLE.format(id="up.hello", version="1.0.0"))
     assert response.status_code == 404
+
+
+def test_the_admin_lists_upstream_rows(
+    api, central, central_key, published, make_user, client
+):
+    entry, _ = published
+    serve(central, central_key, [entry])
+    call_command("market_sync")
+    admin = make_user("boss", superuser=True)
+    client.force_login(admin)
+    response = client.get("/admin/market/catalogentry/?status=approved")
+    assert response.status_code == 200
+    assert b"up.hello" in response.content
+    row = upstream_rows().get()
+    response = client.get(f"/admin/market/catalogentry/{row.pk}/change/")
+    assert response.status_code == 200
