@@ -62,6 +62,21 @@ MARKET_SIGNING_KEY_FILE = Path(
 )
 # Extra trusted public keys: {key_id: base64 raw 32-byte Ed25519 public key}.
 MARKET_TRUSTED_KEYS = env.json("MARKET_TRUSTED_KEYS", default={})
+# Studio role: the central marketplace this server syncs its catalogue from (empty:
+# none), the central catalogue keys it pins, and how old a sync may get before
+# ``list`` starts another in the background (seconds; 0: never).
+MARKET_UPSTREAM_URL = env.str("MARKET_UPSTREAM_URL", default="")
+MARKET_UPSTREAM_KEYS = env.json("MARKET_UPSTREAM_KEYS", default={})
+MARKET_UPSTREAM_SYNC_AFTER = env.int("MARKET_UPSTREAM_SYNC_AFTER", default=3600)
+MARKET_UPSTREAM_LIMITS = {
+    "max_snapshot_bytes": env.int(
+        "MARKET_UPSTREAM_MAX_SNAPSHOT_BYTES", default=64 * 1024**2
+    ),
+    "max_bundle_bytes": env.int(
+        "MARKET_UPSTREAM_MAX_BUNDLE_BYTES", default=256 * 1024**2
+    ),
+    "timeout": env.float("MARKET_UPSTREAM_TIMEOUT", default=30.0),
+}
 # The signed catalogue snapshot studios sync from: how long a snapshot stays valid
 # (seconds; a studio refuses it afterwards), and the origin it names (empty: the
 # scheme and host the request came to).

@@ -27,6 +27,7 @@ from dataclasses import dataclass, fields
 from functools import cached_property
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from django.conf import settings
@@ -114,6 +115,32 @@ SETTINGS: tuple[SettingSpec, ...] = (
         "trusted_keys",
         "market.E009",
         'JSON {"key id": "base64 of a raw 32-byte Ed25519 public key"}',
+    ),
+    SettingSpec(
+        "MARKET_UPSTREAM_URL",
+        "upstream_url",
+        "market.E014",
+        "empty, or the http(s) base URL of the central marketplace",
+    ),
+    SettingSpec(
+        "MARKET_UPSTREAM_KEYS",
+        "upstream_keys",
+        "market.E015",
+        'JSON {"key id": "base64 of a raw 32-byte Ed25519 public key"}, at least '
+        "one key when MARKET_UPSTREAM_URL is set",
+    ),
+    SettingSpec(
+        "MARKET_UPSTREAM_SYNC_AFTER",
+        "upstream_sync_after",
+        "market.E016",
+        "seconds, a whole number (0: list never starts a sync)",
+    ),
+    SettingSpec(
+        "MARKET_UPSTREAM_LIMITS",
+        "upstream_limits",
+        "market.E017",
+        "the MARKET_UPSTREAM_MAX_* and MARKET_UPSTREAM_TIMEOUT variables: "
+        "numbers above 0",
     ),
     SettingSpec(
         "MARKET_SNAPSHOT_TTL",
@@ -215,19 +242,21 @@ def parse_meta_header(value: Any) -> str:
     return value
 
 
-def parse_trusted_keys(value: Any) -> dict[str, Ed25519PublicKey]:
+def parse_trusted_keys(
+    value: Any, name: str = "MARKET_TRUSTED_KEYS"
+) -> dict[str, Ed25519PublicKey]:
     if not isinstance(value, Mapping):
-        raise ConfigError("MARKET_TRUSTED_KEYS must be a mapping of key id to key")
+        raise ConfigError(f"{name} must be a mapping of key id to key")
     keys: dict[str, Ed25519PublicKey] = {}
     for key_id, encoded in value.items():
         if not isinstance(key_id, str) or not key_id.strip():
-            raise ConfigError("MARKET_TRUSTED_KEYS: key ids must be non-empty text")
+            raise ConfigError(f"{name}: key ids must be non-empty text")
         try:
             raw = base64.b64decode(str(encoded), validate=True)
             keys[key_id] = Ed25519PublicKey.from_public_bytes(raw)
         except (binascii.Error, ValueError) as exc:
             raise ConfigError(
-                f"MARKET_TRUSTED_KEYS[{key_id!r}] is not the base64 of a raw "
+                f"{name}[{key_id!r}] is not the base64 of a raw "
                 "32-byte Ed25519 public key"
             ) from exc
     return keys
@@ -260,6 +289,77 @@ def parse_origin(value: Any) -> str:
             "https://market.example.org"
         )
     return value.rstrip("/")
+
+
+def parse_upstream_url(value: Any) -> str:
+    """The central marketplace's base URL without a trailing slash; "" when unset."""
+    if value in (None, ""):
+        return ""
+    if not isinstance(value, str):
+        raise ConfigError("MARKET_UPSTREAM_URL must be a URL")
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("MARKET_UPSTREAM_URL must be an http:// or https:// URL")
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigError(
+            "MARKET_UPSTREAM_URL must not carry a query, a fragment or credentials"
+        )
+    return value.strip().rstrip("/")
+
+
+def parse_upstream_keys(value: Any, url: str) -> dict[str, Ed25519PublicKey]:
+    keys = parse_trusted_keys(value, "MARKET_UPSTREAM_KEYS")
+    if url and not keys:
+        raise ConfigError(
+            "MARKET_UPSTREAM_KEYS must pin at least one key of the central "
+            "marketplace when MARKET_UPSTREAM_URL is set"
+        )
+    return keys
+
+
+def parse_sync_after(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(
+            f"MARKET_UPSTREAM_SYNC_AFTER must be a whole number of seconds, "
+            f"not {value!r}"
+        )
+    return value
+
+
+@dataclass(frozen=True)
+class UpstreamLimits:
+    """How much a sync and a bundle download may read, and how long they wait."""
+
+    max_snapshot_bytes: int = 64 * 1024**2
+    max_bundle_bytes: int = 256 * 1024**2
+    timeout: float = 30.0
+    # However slowly the bytes come, a download stops after this many seconds.
+    deadline: float = 600.0
+    attempts: int = 3
+
+
+def parse_upstream_limits(value: Any) -> UpstreamLimits:
+    if value in (None, {}):
+        return UpstreamLimits()
+    if not isinstance(value, Mapping):
+        raise ConfigError("MARKET_UPSTREAM_LIMITS must be a mapping of limits")
+    known = {f.name for f in fields(UpstreamLimits)}
+    unknown = sorted(str(k) for k in value if k not in known)
+    if unknown:
+        raise ConfigError(f"MARKET_UPSTREAM_LIMITS: unknown limit(s) {unknown}")
+    for key, limit in value.items():
+        if (
+            isinstance(limit, bool)
+            or not isinstance(limit, int | float)
+            or not math.isfinite(limit)
+            or limit <= 0
+            or (key not in ("timeout", "deadline") and not isinstance(limit, int))
+        ):
+            raise ConfigError(
+                f"MARKET_UPSTREAM_LIMITS[{key!r}] must be a number above 0, "
+                f"not {limit!r}"
+            )
+    return UpstreamLimits(**dict(value))
 
 
 def _storage_location() -> Any:
@@ -328,6 +428,26 @@ class MarketConf:
     @cached_property
     def trusted_keys(self) -> dict[str, Ed25519PublicKey]:
         return parse_trusted_keys(_setting("MARKET_TRUSTED_KEYS"))
+
+    @cached_property
+    def upstream_url(self) -> str:
+        return parse_upstream_url(getattr(settings, "MARKET_UPSTREAM_URL", ""))
+
+    @cached_property
+    def upstream_keys(self) -> dict[str, Ed25519PublicKey]:
+        try:
+            url = self.upstream_url
+        except ConfigError:
+            url = ""
+        return parse_upstream_keys(getattr(settings, "MARKET_UPSTREAM_KEYS", {}), url)
+
+    @cached_property
+    def upstream_sync_after(self) -> int:
+        return parse_sync_after(getattr(settings, "MARKET_UPSTREAM_SYNC_AFTER", 3600))
+
+    @cached_property
+    def upstream_limits(self) -> UpstreamLimits:
+        return parse_upstream_limits(getattr(settings, "MARKET_UPSTREAM_LIMITS", {}))
 
     @cached_property
     def snapshot_ttl(self) -> int:

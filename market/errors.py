@@ -397,3 +397,51 @@ class RestoreConflictError(MarketError):
     """A restore would replace or leave behind installs the lockfile does not name."""
 
     code = "restore_conflict"
+
+
+class SnapshotError(MarketError):
+    """An upstream catalogue snapshot that is not accepted (nothing of it is stored)."""
+
+    code = "snapshot_invalid"
+
+
+class SnapshotInvalidError(SnapshotError):
+    """The snapshot's signature does not verify, or its document is malformed."""
+
+    code = "snapshot_invalid"
+
+
+class SnapshotUntrustedError(SnapshotError):
+    """The snapshot is signed by a key that is neither pinned nor accepted."""
+
+    code = "snapshot_untrusted"
+
+
+class SnapshotRollbackError(SnapshotError):
+    """The snapshot's revision is lower than the last one accepted (a replay)."""
+
+    code = "snapshot_rollback"
+
+
+class SnapshotExpiredError(SnapshotError):
+    """The snapshot (or the last one accepted, for an install) has expired."""
+
+    code = "snapshot_expired"
+
+
+class UpstreamUnavailableError(MarketError):
+    """The upstream marketplace could not be reached, or answered with an error."""
+
+    code = "upstream_unavailable"
+
+
+class SyncInProgressError(MarketError):
+    """Another sync from the central marketplace is running (one at a time)."""
+
+    code = "sync_in_progress"
+
+
+class UpstreamNotConfiguredError(MarketError):
+    """A sync was asked for, but ``MARKET_UPSTREAM_URL`` is not set."""
+
+    code = "upstream_not_configured"

@@ -27,6 +27,7 @@ from market.models import (
 )
 from market.redact import redact
 from market.revision import REVISION_PK
+from market.upstream import state as upstream_state
 
 LIFECYCLE_ACTIONS = (LifecycleAction.INSTALL, LifecycleAction.UNINSTALL)
 
@@ -118,7 +119,7 @@ def market_health() -> dict[str, Any]:
             "extension_id": ext_id or None,
             "code": code,
         }
-    return {
+    payload = {
         "ok": True,
         "counts": {
             "catalog": catalog,
@@ -131,3 +132,8 @@ def market_health() -> dict[str, Any]:
         "trust_breakdown": dict(zip(TRUST_LEVELS, by_level, strict=True)),
         "last_error": last_error,
     }
+    # No query unless a central server is configured.
+    upstream = upstream_state.health_payload()
+    if upstream is not None:
+        payload["upstream"] = upstream
+    return payload

@@ -27,7 +27,7 @@ from market.revision import Revision
 
 # Bump when the shape of ``list`` changes, so no client keeps a body of the old shape
 # on a 304 after an upgrade.
-LIST_FORMAT = "3"
+LIST_FORMAT = "4"
 KEY_PREFIX = "market:list"
 BODY_TIMEOUT = 24 * 3600  # bodies of older revisions are never read again
 BUILD_LOCK_TIMEOUT = 60

@@ -28,6 +28,12 @@ class CatalogEntry(models.Model):
         UNVERIFIED = TrustLevel.UNVERIFIED.value, TrustLevel.UNVERIFIED.label
         VERIFIED = TrustLevel.VERIFIED.value, TrustLevel.VERIFIED.label
 
+    class Source(models.TextChoices):
+        LOCAL = "local", "Submitted here"
+        # Synced from the central marketplace's signed snapshot (market.upstream):
+        # no stored bundle; installs download it and check it against the snapshot.
+        UPSTREAM = "upstream", "Central marketplace"
+
     extension_id = models.CharField(max_length=64)
     version = models.CharField(max_length=128)
     name = models.CharField(max_length=200)
@@ -35,7 +41,12 @@ class CatalogEntry(models.Model):
     authors = models.JSONField(default=list)
     manifest = models.JSONField()
     manifest_sha256 = models.CharField(max_length=64)
-    package = models.FileField(upload_to="bundles/", max_length=300)
+    package = models.FileField(upload_to="bundles/", max_length=300, blank=True)
+    source = models.CharField(
+        max_length=16, choices=Source.choices, default=Source.LOCAL
+    )
+    # Upstream rows: the snapshot's signature of the bundle and the state's time.
+    upstream = models.JSONField(default=dict, blank=True)
     package_sha256 = models.CharField(max_length=64, db_index=True)
     package_size = models.BigIntegerField()
     trust_level = models.CharField(
@@ -360,3 +371,38 @@ class CatalogRevision(models.Model):
 
     def __str__(self) -> str:
         return f"catalogue revision {self.number}"
+
+
+class UpstreamState(models.Model):
+    """One row: the last snapshot accepted from the central marketplace, and how the
+    last sync went (``health`` shows it)."""
+
+    url = models.CharField(max_length=500, blank=True)
+    revision = models.BigIntegerField(null=True, blank=True)
+    key_id = models.CharField(max_length=64, blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    last_sync = models.DateTimeField(null=True, blank=True)
+    last_attempt = models.DateTimeField(null=True, blank=True)
+    last_error = models.JSONField(null=True, blank=True)
+    # Set while a sync runs (at most one at a time, across processes).
+    running_since = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"upstream revision {self.revision}"
+
+
+class UpstreamKey(models.Model):
+    """A central catalogue key accepted by rotation: published at ``snapshot/keys``
+    signed by a pinned (or earlier accepted) key."""
+
+    key_id = models.CharField(max_length=64, unique=True)
+    public_key = models.CharField(max_length=64)
+    signed_by = models.CharField(max_length=64)
+    accepted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ("accepted_at", "id")
+
+    def __str__(self) -> str:
+        return f"{self.key_id} (signed by {self.signed_by})"

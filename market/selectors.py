@@ -28,6 +28,7 @@ from market.models import (
     InstalledExtension,
 )
 from market.search import full_text
+from market.upstream import state as upstream_state
 
 
 def catalog_queryset(
@@ -63,6 +64,7 @@ CARD_FIELDS = (
     "package_size",
     "reviewed_at",
     "card",
+    "source",
 )
 
 
@@ -121,6 +123,7 @@ def catalog_entry_payload(entry: CatalogEntry) -> dict[str, Any]:
         "compatibility": card.get("compatibility", {}),
         "dependencies": card.get("dependencies", {}),
         "approved_at": iso(entry.reviewed_at),
+        "source": entry.source,
     }
 
 
@@ -232,14 +235,22 @@ def _summary_with_trust(data: dict[str, Any], level: str) -> dict[str, Any]:
 
 
 def listings_joined(
-    rows: list[tuple[int, str]], compatible: dict[int, bool] | None = None
+    rows: list[tuple[int, str]],
+    compatible: dict[int, bool] | None = None,
+    stale: set[int] | None = None,
 ) -> str:
     """The stored listings of ``(pk, listing)`` rows, joined by commas, in row order.
 
     An approved row without a stored listing (made outside the review services) is
     encoded here instead, in one more query for all of them. ``compatible`` (from
-    :func:`compatible_marks`) adds each row's ``compatible`` member to its text.
+    :func:`compatible_marks`) adds each row's ``compatible`` member to its text;
+    ``stale`` (upstream rows of an expired snapshot) adds ``"stale":true``.
     """
+    if stale:
+        rows = [
+            (pk, text[:-1] + ',"stale":true}' if pk in stale and text else text)
+            for pk, text in rows
+        ]
     missing = [pk for pk, listing in rows if not listing]
     encoded = {}
     if missing:
@@ -254,6 +265,14 @@ def listings_joined(
         + (',"compatible":true}' if compatible[pk] else ',"compatible":false}')
         for pk, text in texts
     )
+
+
+def stale_marks(rows: list[tuple[int, str]]) -> set[int]:
+    """The upstream rows of ``(pk, source)`` rows, when the snapshot they came from
+    has expired (else none)."""
+    if not upstream_state.snapshot_expired():
+        return set()
+    return {pk for pk, source in rows if source == CatalogEntry.Source.UPSTREAM}
 
 
 def is_compatible(studio: str, studio_range: str) -> bool:
@@ -290,10 +309,13 @@ def market_snapshot_json(
     without one (made outside the review services) is encoded here instead. With a
     Studio version, each is marked ``compatible``.
     """
-    listed = list(catalog_queryset().values_list("pk", "listing", "studio_range"))
+    listed = list(
+        catalog_queryset().values_list("pk", "listing", "studio_range", "source")
+    )
     catalog = listings_joined(
-        [(pk, listing) for pk, listing, _ in listed],
-        compatible_marks([(pk, text) for pk, _, text in listed], studio),
+        [(pk, listing) for pk, listing, _, _ in listed],
+        compatible_marks([(pk, text) for pk, _, text, _ in listed], studio),
+        stale_marks([(pk, source) for pk, _, _, source in listed]),
     )
     rows = list(InstalledExtension.objects.all())
     latest, marks = versions.catalog_state([(r.extension_id, r.version) for r in rows])

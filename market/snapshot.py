@@ -155,7 +155,10 @@ def snapshot_entries(*, since: int | None) -> list[dict[str, Any]]:
     """The published entries (of the ids changed after ``since``), in one query,
     sorted by id and version precedence."""
     # Sorted here, by SemVer precedence, which SQL can't.
-    rows = CatalogEntry.objects.filter(status__in=PUBLISHED).order_by()
+    # Only what was reviewed here: a studio never republishes its upstream rows.
+    rows = CatalogEntry.objects.filter(
+        status__in=PUBLISHED, source=CatalogEntry.Source.LOCAL
+    ).order_by()
     if since is not None:
         changed = (
             CatalogEntry.objects.filter(changed_revision__gt=since)

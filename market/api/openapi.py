@@ -100,6 +100,16 @@ class CatalogItemSerializer(serializers.Serializer):
     dependencies = dependencies_field()
     compatible = serializers.BooleanField(required=False, help_text=COMPATIBLE_HELP)
     approved_at = serializers.DateTimeField(allow_null=True)
+    source = serializers.ChoiceField(
+        choices=("local", "upstream"),
+        help_text="local: reviewed on this server; upstream: synced from the central "
+        "marketplace (MARKET_UPSTREAM_URL).",
+    )
+    stale = serializers.BooleanField(
+        required=False,
+        help_text="Upstream entries only, once the snapshot they came from expired: "
+        "installing them is refused (snapshot_expired) until a sync succeeds.",
+    )
 
 
 class CatalogVersionSerializer(serializers.Serializer):
@@ -202,11 +212,31 @@ class LastErrorSerializer(serializers.Serializer):
     code = serializers.CharField()
 
 
+class UpstreamErrorSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    timestamp = serializers.DateTimeField()
+
+
+class UpstreamHealthSerializer(serializers.Serializer):
+    url = serializers.CharField()
+    last_sync = serializers.DateTimeField(allow_null=True)
+    revision = serializers.IntegerField(allow_null=True)
+    expires_at = serializers.DateTimeField(allow_null=True)
+    stale = serializers.BooleanField()
+    last_error = UpstreamErrorSerializer(allow_null=True)
+
+
 class HealthResponseSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     counts = serializers.DictField(child=serializers.IntegerField())
     trust_breakdown = serializers.DictField(child=serializers.IntegerField())
     last_error = LastErrorSerializer(allow_null=True)
+    upstream = UpstreamHealthSerializer(
+        required=False,
+        help_text="Studio servers only (MARKET_UPSTREAM_URL set): the last snapshot "
+        "accepted from the central marketplace and how the last sync went.",
+    )
 
 
 class CatalogDetailResponseSerializer(serializers.Serializer):

@@ -187,7 +187,11 @@ class BundleView(APIView):
     def get(self, request: Request, ext_id: str, version: str) -> Any:
         entry = (
             CatalogEntry.objects.filter(
-                extension_id=ext_id, version=version, status__in=SERVED
+                extension_id=ext_id,
+                version=version,
+                status__in=SERVED,
+                # A studio's upstream rows have no stored bundle to serve.
+                source=CatalogEntry.Source.LOCAL,
             )
             .only("extension_id", "version", "package", "package_sha256")
             .first()

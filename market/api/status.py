@@ -62,6 +62,15 @@ STATUS_BY_ERROR: dict[type[e.MarketError], int] = {
     e.NoPreviousVersionError: 409,
     e.LockMismatchError: 409,
     e.RestoreConflictError: 409,
+    e.SnapshotError: 502,
+    e.SnapshotInvalidError: 502,
+    e.SnapshotUntrustedError: 502,
+    e.SnapshotRollbackError: 502,
+    # The last snapshot accepted has expired: installs from it wait for a sync.
+    e.SnapshotExpiredError: 409,
+    e.UpstreamUnavailableError: 502,
+    e.UpstreamNotConfiguredError: 409,
+    e.SyncInProgressError: 409,
     # The server's own configuration is broken: never the client's fault.
     e.ConfigError: 500,
 }

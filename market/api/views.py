@@ -60,10 +60,12 @@ class MarketListView(APIView):
         show_actor = request.user.is_authenticated
         studio_version = studio.studio_version(request)
         rev = revision.current()  # the only query of a 304 (and the ranges, cached)
-        variant = list_cache.reader_variant(
-            show_actor=show_actor
-        ) + list_cache.studio_variant(
-            rev, studio_version, selectors.catalog_studio_ranges
+        variant = (
+            list_cache.reader_variant(show_actor=show_actor)
+            + list_cache.studio_variant(
+                rev, studio_version, selectors.catalog_studio_ranges
+            )
+            + upstream_variant()
         )
         etag = list_cache.etag(rev, variant)
         if list_cache.etag_matches(request.headers.get("If-None-Match", ""), etag):
@@ -92,6 +94,19 @@ class MarketListView(APIView):
             ("Accept-Encoding", "Authorization", "Cookie", studio.HEADER),
         )
         return response
+
+
+def upstream_variant() -> str:
+    """With a central server configured: ``.x`` once its snapshot expired (the body
+    marks upstream entries stale), after starting a background sync when one is due
+    (never waited for). Without one, nothing and no query."""
+    from market.upstream import state, sync
+
+    if not state.configured():
+        return ""
+    row = state.current()
+    sync.sync_in_background(row)
+    return ".x" if state.snapshot_expired(row) else ""
 
 
 class MarketHealthView(APIView):
@@ -255,7 +270,7 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
         # (the same shape the serializer declares for the schema).
         studio_version = studio.studio_version(request)
         rows = self.get_queryset().values(
-            "pk", "extension_id", "listing", "studio_range"
+            "pk", "extension_id", "listing", "studio_range", "source"
         )
         page = self.paginate_queryset(rows)
         assert page is not None and self.paginator is not None
@@ -264,6 +279,7 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
             selectors.compatible_marks(
                 [(r["pk"], r["studio_range"]) for r in page], studio_version
             ),
+            selectors.stale_marks([(r["pk"], r["source"]) for r in page]),
         )
         links = selectors.encode(
             {
@@ -290,6 +306,8 @@ class CatalogViewSet(viewsets.ReadOnlyModelViewSet):
             extension_id=entry.extension_id, status=CatalogEntry.Status.APPROVED
         ).order_by("-reviewed_at")
         payload = selectors.catalog_entry_payload(entry)
+        if selectors.stale_marks([(entry.pk, entry.source)]):
+            payload["stale"] = True
         payload["versions"] = [
             {
                 "version": v.version,

@@ -172,6 +172,14 @@ def transition(
                 f"unknown review action {action!r}",
                 details={"actions": list(TRANSITIONS)},
             )
+        if entry.source == CatalogEntry.Source.UPSTREAM:
+            # Synced from the central marketplace: decided there, and the next sync
+            # would overwrite a local decision.
+            raise ReviewError(
+                f"{entry.extension_id} {entry.version} comes from the central "
+                "marketplace; it is reviewed, yanked and delisted there",
+                details={"id": entry.extension_id, "source": entry.source},
+            )
         text = (reason or "").strip()
         if spec.needs_reason and not text:
             raise ReviewError(

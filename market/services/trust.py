@@ -73,13 +73,19 @@ def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
             f"({withdrawn.status}); its verified trust no longer holds",
             details={"id": manifest.id, "reason": withdrawn.status},
         )
-    if CatalogEntry.objects.filter(
+    approved = CatalogEntry.objects.filter(
         package_sha256=info.sha256,
         # A yanked version keeps the trust it was approved with.
         status__in=(CatalogEntry.Status.APPROVED, CatalogEntry.Status.YANKED),
         trust_level=CatalogEntry.Trust.VERIFIED,
-    ).exists():
+    )
+    if approved.filter(source=CatalogEntry.Source.LOCAL).exists():
         return "verified", "catalog"
+    upstream = approved.filter(source=CatalogEntry.Source.UPSTREAM).first()
+    if upstream is not None:
+        key_id = _upstream_signer(upstream, digest)
+        if key_id:
+            return "verified", f"upstream:{key_id}"
     trust = manifest.data.get("trust", {})
     signature = trust.get("signature")
     if signature:
@@ -93,3 +99,15 @@ def prove_trust(info: archive.BundleInfo) -> tuple[str, str | None]:
         "catalogue bundle nor signed by a trusted key",
         details={"id": manifest.id, "sha256": info.sha256},
     )
+
+
+def _upstream_signer(entry: CatalogEntry, digest: str) -> str | None:
+    """The pinned (or accepted) upstream key whose Ed25519 signature of the entry
+    covers the installed bundle's manifest digest, or None."""
+    from market.upstream.keys import upstream_keys
+    from market.upstream.snapshot import verify_entry_signature
+
+    signature = (entry.upstream or {}).get("signature")
+    if not isinstance(signature, str) or digest != entry.manifest_sha256:
+        return None
+    return verify_entry_signature(digest, signature, entry.manifest, upstream_keys())

@@ -64,7 +64,8 @@ INVALID_BUNDLE = {
     "encrypted_entry",
     "limit_exceeded",
 }
-STATUSES = {400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 429, 500}
+# 502: the central marketplace a studio syncs from failed it (market.upstream).
+STATUSES = {400, 401, 403, 404, 405, 406, 409, 413, 415, 422, 429, 500, 502}
 
 
 def all_subclasses(cls: type) -> set[type]:
