@@ -257,6 +257,12 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two fields are called "source": where a catalogue entry comes from, and where
+    # an installed bundle came from.
+    "ENUM_NAME_OVERRIDES": {
+        "CatalogSourceEnum": ["local", "upstream"],
+        "InstallSourceEnum": ["upload", "catalog", "path"],
+    },
 }
 
 LOGGING = {
