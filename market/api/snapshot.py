@@ -26,6 +26,7 @@ from market.api.views import ACCEPTS_GZIP
 from market.errors import NotFoundError
 from market.list_cache import etag_matches
 from market.models import CatalogEntry
+from market.services.sources import open_stored_bundle
 
 # The states whose bundle is served: a yanked version still installs (pinned).
 SERVED = (CatalogEntry.Status.APPROVED, CatalogEntry.Status.YANKED)
@@ -205,7 +206,7 @@ class BundleView(APIView):
         if etag_matches(request.headers.get("If-None-Match", ""), etag):
             response: Any = HttpResponseNotModified()
         else:
-            handle = entry.package.storage.open(entry.package.name, "rb")
+            handle = open_stored_bundle(entry)
             response = FileResponse(
                 handle,
                 as_attachment=True,

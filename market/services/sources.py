@@ -198,6 +198,23 @@ def stored_bundle_mismatch(entry: CatalogEntry, sha256: str) -> ContentMismatchE
     )
 
 
+def open_stored_bundle(entry: CatalogEntry) -> Any:
+    """The entry's stored bundle, open for reading; a bundle gone from storage is
+    ``content_mismatch`` like a changed one (nothing can be done with it)."""
+    try:
+        return entry.package.storage.open(entry.package.name or "", "rb")
+    except OSError as exc:
+        raise ContentMismatchError(
+            f"the stored bundle of {entry.extension_id} {entry.version} is missing "
+            "from storage; nothing was done with it",
+            details={
+                "id": entry.extension_id,
+                "version": entry.version,
+                "expected_sha256": entry.package_sha256,
+            },
+        ) from exc
+
+
 def check_stored_bundle(entry: CatalogEntry, path: Path | None = None) -> None:
     """Refuse (``content_mismatch``) unless the stored bundle's bytes (or those of
     its local copy at ``path``) hash to the entry's ``package_sha256``: the digest
@@ -208,7 +225,7 @@ def check_stored_bundle(entry: CatalogEntry, path: Path | None = None) -> None:
     if path is None and entry.source == CatalogEntry.Source.UPSTREAM:
         return
     digest = hashlib.sha256()
-    with open(path, "rb") if path is not None else entry.package.open("rb") as fh:
+    with open(path, "rb") if path is not None else open_stored_bundle(entry) as fh:
         while chunk := fh.read(1024 * 1024):
             digest.update(chunk)
     if digest.hexdigest() != entry.package_sha256:

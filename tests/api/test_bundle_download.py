@@ -134,3 +134,12 @@ def test_the_bundle_streams_from_storage_without_local_paths(
     data = body_of(response)
     assert hashlib.sha256(data).hexdigest() == entry.package_sha256
     assert int(response["Content-Length"]) == len(data)
+
+
+def test_a_bundle_gone_from_storage_is_content_mismatch_not_a_server_error(
+    client, entry
+):
+    entry.package.storage.delete(entry.package.name)
+    response = client.get(url(entry.extension_id, entry.version))
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "content_mismatch"
