@@ -20,8 +20,9 @@ With ``--install``, a ~``--size-mb`` MB tree (``bench_package``'s generator) is
 packaged once by our packager, and the same bundle is installed by server path,
 ``--install-runs`` times each: ours (``install``), the reference's ``install``, and
 ``unzip -q`` followed by ``sync``. Each install is followed by an uninstall (not
-timed) and every timed run starts after a ``sync``, so no contestant pays for
-another's dirty pages. The reference must be able to read the bundle: it is written
+timed); every timed run starts after a ``sync`` and ``--settle`` seconds after that
+uninstall (see :func:`settle`), so no contestant pays for another's dirty pages or
+for the inodes just freed. The reference must be able to read the bundle: it is written
 under ``--bundle-dir`` (a temporary folder by default).
 
 The machine is shared: measurements interleave ours and the reference (order
@@ -57,7 +58,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_http import (  # noqa: E402
+from bench_http import (
     API,
     bench_databases,
     gunicorn,
@@ -65,8 +66,8 @@ from bench_http import (  # noqa: E402
     setup_django,
     use_database,
 )
-from http_load import HOST, Case, Figures, fetch, free_port, run_threads, run_wrk  # noqa: E402
-from http_seed import seed  # noqa: E402
+from http_load import HOST, Case, Figures, fetch, free_port, run_threads, run_wrk
+from http_seed import seed
 
 GZIP = {"Accept-Encoding": "gzip"}
 BUNDLE_ID = "bench.tree"
@@ -220,6 +221,19 @@ def measure_reads(args, ours: dict[int, int], refs: dict[int, int]) -> None:
         )
 
 
+def settle(seconds: float) -> None:
+    """Flush everything, then wait until the files just deleted are ``seconds`` old.
+
+    Nobody pays for the dirty pages of the one before. And ext4 does not hand out an
+    inode freed less than about 30 s ago: it checks and skips every such inode when
+    it allocates one, so creating 2,000 files right after deleting 2,000 costs about
+    half a millisecond of CPU per file (for every contestant alike), which no install
+    on a real machine pays.
+    """
+    os.sync()
+    time.sleep(seconds)
+
+
 def measure_install(args, our_port: int, ref_port: int, token: str, bundles: Path):
     from bench_package import generate_tree
 
@@ -282,7 +296,7 @@ def measure_install(args, our_port: int, ref_port: int, token: str, bundles: Pat
         shift = index % len(names)
         for name in names[shift:] + names[:shift]:
             run, undo = contestants[name]
-            os.sync()  # nobody pays for the dirty pages of the one before
+            settle(args.settle)
             load = os.getloadavg()[0]
             start = time.perf_counter()
             run()
@@ -321,9 +335,7 @@ def main() -> int:
         required=True,
         help="running reference servers, one per catalogue size",
     )
-    parser.add_argument(
-        "--reference-installed-path", default="/api/market/installed"
-    )
+    parser.add_argument("--reference-installed-path", default="/api/market/installed")
     parser.add_argument("--seconds", type=int, default=3, help="per measurement")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=4)
@@ -331,6 +343,12 @@ def main() -> int:
     parser.add_argument("--install", action="store_true")
     parser.add_argument("--install-runs", type=int, default=3)
     parser.add_argument("--size-mb", type=int, default=120)
+    parser.add_argument(
+        "--settle",
+        type=float,
+        default=36.0,
+        help="seconds between the last uninstall and the next timed install",
+    )
     parser.add_argument(
         "--bundle-dir", type=Path, help="where the bundle is written (default: temp)"
     )
