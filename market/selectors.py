@@ -7,7 +7,7 @@ from typing import Any
 
 import semver
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
 from market import health, hooks_catalog
 from market.clock import iso
@@ -122,6 +122,20 @@ def latest_versions() -> dict[str, str]:
     )
 
 
+def installed_queryset() -> QuerySet[InstalledExtension]:
+    """Installed extensions by id, each annotated with ``latest_version``: the
+    default (newest approved) catalogue version of its id, read in the same query
+    (an index seek per installed row, however large the catalogue)."""
+    newest = (
+        catalog_queryset()
+        .filter(extension_id=OuterRef("extension_id"))
+        .values("version")[:1]
+    )
+    return InstalledExtension.objects.annotate(
+        latest_version=Subquery(newest)
+    ).order_by("extension_id")
+
+
 def update_available(installed: str, latest: str | None) -> str | None:
     """``latest`` when it is newer than the installed version, else None."""
     if latest is None:
@@ -141,13 +155,17 @@ def installed_payload(
 ) -> dict[str, Any]:
     """An installed extension. ``show_actor=False`` hides who installed it (for
     anonymous readers of a public catalogue); ``latest`` (from
-    :func:`latest_versions`) says which catalogue version would upgrade it."""
+    :func:`latest_versions`), or else the row's ``latest_version`` (from
+    :func:`installed_queryset`), says which catalogue version would upgrade it."""
     if latest is None:
-        latest = dict(
-            catalog_queryset()
-            .filter(extension_id=row.extension_id)
-            .values_list("extension_id", "version")
-        )
+        if hasattr(row, "latest_version"):
+            latest = {row.extension_id: row.latest_version}
+        else:
+            latest = dict(
+                catalog_queryset()
+                .filter(extension_id=row.extension_id)
+                .values_list("extension_id", "version")
+            )
     sidecar = row.sidecar
     if not show_actor:
         sidecar = {k: v for k, v in sidecar.items() if k != "installed_by"}

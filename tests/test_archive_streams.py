@@ -197,6 +197,11 @@ def test_positional_file_keeps_its_own_offset(tmp_path: Path) -> None:
         assert two.read(2) == bytes([7, 8])
         with pytest.raises(ValueError):
             one.seek(-1)
+        short = streams.PositionalFile(handle.fileno(), 100)  # bytes past it unseen
+        assert short.seek(0, os.SEEK_END) == 100
+        assert short.read(10) == b""
+        short.seek(95)
+        assert short.read(50) == bytes(range(95, 100))
         # zipfile reads a whole archive through it
         write_zip(tmp_path / "z.zip", [("a.txt", b"hello")])
     with open(tmp_path / "z.zip", "rb") as handle:

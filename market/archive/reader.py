@@ -179,7 +179,9 @@ def _read_bundle(
             if sync is not None:
                 sync.directory(dest)
             make_folders(dest, files, sync)
-        streamed = stream_members(zf, files, dest, sync, workers=workers)
+        streamed = stream_members(
+            zf, files, dest, sync, workers=workers, archive_size=size
+        )
         records = [
             (member.name, digest, count)
             for member, (digest, count) in zip(files, streamed, strict=True)

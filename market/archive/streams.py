@@ -39,6 +39,7 @@ FILE_MODE, DIR_MODE = 0o644, 0o755
 # directory, a thread start) than it saves.
 PARALLEL_MIN_BYTES = 4 * MIB
 MAX_WORKERS = 4
+RUN_FILES = 64  # members of one folder handed to a thread at once
 
 _BAD_ZIP = (
     zipfile.BadZipFile,
@@ -113,15 +114,18 @@ def _deflate_ended(src: IO[bytes]) -> bool:
 
 
 class PositionalFile:
-    """A read-only file object over a descriptor it does not own, read with
-    ``os.pread``: its own offset, so threads sharing the descriptor never race."""
+    """The first ``size`` bytes of a descriptor it does not own, as a read-only file
+    object read with ``os.pread``: its own offset, so threads sharing the
+    descriptor never race."""
 
     def __init__(self, fd: int, size: int) -> None:
         self._fd, self._size, self._pos = fd, size, 0
 
     def read(self, n: int = -1) -> bytes:
-        if n is None or n < 0:
-            n = max(0, self._size - self._pos)
+        left = max(0, self._size - self._pos)  # never a byte past ``size``
+        n = left if n is None or n < 0 else min(n, left)
+        if not n:
+            return b""
         data = os.pread(self._fd, n, self._pos)
         self._pos += len(data)
         return data
@@ -202,16 +206,23 @@ def stream_members(
     sync: TreeSync | None = None,
     *,
     workers: int | None = None,
+    archive_size: int | None = None,
 ) -> list[Record]:
     """``(sha256, size)`` of every member of ``files``, in order, each streamed (and
     written under ``dest``, whose folders must exist) on up to ``workers`` threads.
+
+    ``archive_size`` is the length of the archive as it was hashed: the extra
+    threads see no byte past it (by default, the file's size now).
     """
     workers = default_workers() if workers is None else max(1, workers)
     fd = _descriptor(zf)
     total = sum(m.info.compress_size for m in files)
     if workers == 1 or len(files) < 2 or total < PARALLEL_MIN_BYTES or fd is None:
         return [_one(zf, m, dest, sync) for m in files]
-    return _Pool(zf, fd, files, dest, sync).run(min(workers, len(files)))
+    if archive_size is None:
+        archive_size = os.fstat(fd).st_size
+    pool = _Pool(zf, fd, archive_size, files, dest, sync)
+    return pool.run(min(workers, len(files)))
 
 
 def _one(
@@ -234,37 +245,48 @@ def _descriptor(zf: zipfile.ZipFile) -> int | None:
 
 
 class _Pool:
-    """Members handed out in order to threads; the first failure in order wins."""
+    """Runs of members handed out in order to threads; the first failure in order
+    wins.
+
+    A run is the members of one folder (at most :data:`RUN_FILES` of them): files
+    created in one folder wait for each other on the folder's lock, so threads
+    working in different folders create files side by side.
+    """
 
     def __init__(
         self,
         zf: zipfile.ZipFile,
         fd: int,
+        size: int,
         files: list[Member],
         dest: Path | None,
         sync: TreeSync | None,
     ) -> None:
-        self.zf, self.fd, self.files, self.dest, self.sync = zf, fd, files, dest, sync
-        self.size = os.fstat(fd).st_size
+        self.zf, self.fd, self.size = zf, fd, size
+        self.files, self.dest, self.sync = files, dest, sync
         self.records: list[Record | None] = [None] * len(files)
         self.failures: dict[int, BaseException] = {}
         self.lock = threading.Lock()
+        self.runs = _runs(files)
         self.next = 0
 
-    def _take(self) -> int | None:
+    def _take(self) -> range | None:
         with self.lock:
-            if self.failures or self.next >= len(self.files):
+            if self.failures or self.next >= len(self.runs):
                 return None
-            index, self.next = self.next, self.next + 1
-            return index
+            run, self.next = self.runs[self.next], self.next + 1
+            return run
 
     def _work(self, zf: zipfile.ZipFile) -> None:
-        while (index := self._take()) is not None:
-            try:
-                self.records[index] = _one(zf, self.files[index], self.dest, self.sync)
-            except BaseException as exc:  # raised by run(), in member order
-                with self.lock:
-                    self.failures[index] = exc
+        while (run := self._take()) is not None:
+            for index in run:
+                try:
+                    member = self.files[index]
+                    self.records[index] = _one(zf, member, self.dest, self.sync)
+                except BaseException as exc:  # raised by run(), in member order
+                    with self.lock:
+                        self.failures[index] = exc
+                    break  # the rest of this run comes after it in order
 
     def _thread(self) -> None:
         try:
@@ -287,7 +309,7 @@ class _Pool:
             self._work(self.zf)
         finally:
             with self.lock:
-                self.next = len(self.files)  # nothing more is handed out
+                self.next = len(self.runs)  # nothing more is handed out
             for thread in threads:
                 thread.join()
         if self.failures:
@@ -295,6 +317,20 @@ class _Pool:
         records = [r for r in self.records if r is not None]
         assert len(records) == len(self.files)
         return records
+
+
+def _runs(files: list[Member]) -> list[range]:
+    """Consecutive members (in name order) of one folder, at most RUN_FILES each."""
+    runs, start = [], 0
+    for index in range(1, len(files) + 1):
+        if (
+            index == len(files)
+            or files[index].parts[:-1] != files[start].parts[:-1]
+            or index - start >= RUN_FILES
+        ):
+            runs.append(range(start, index))
+            start = index
+    return runs
 
 
 __all__ = [
