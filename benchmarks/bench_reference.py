@@ -234,7 +234,9 @@ def settle(seconds: float) -> None:
     time.sleep(seconds)
 
 
-def measure_install(args, our_port: int, ref_port: int, token: str, bundles: Path):
+def measure_install(
+    args, our_port: int, ref_port: int, token: str, bundles: Path, work: Path
+) -> None:
     from bench_package import generate_tree
 
     from market.packaging import build_package
@@ -251,7 +253,9 @@ def measure_install(args, our_port: int, ref_port: int, token: str, bundles: Pat
         f"{args.install_runs} runs, contestants interleaved ==",
         flush=True,
     )
-    scratch = Path(tempfile.mkdtemp(prefix="cvnext-unzip-", dir=bundles.parent))
+    # Beside ours's MARKET_ROOT: the same file system and, as far as can be, the
+    # same neighbourhood of it.
+    scratch = Path(tempfile.mkdtemp(prefix="cvnext-unzip-", dir=work))
 
     def ours() -> None:
         status, body = post(our_port, API + "install", {"package": str(bundle)}, token)
@@ -389,7 +393,9 @@ def main() -> int:
             measure_reads(args, ours, refs)
         if args.install:
             small = sizes[0]
-            measure_install(args, ours[small], refs[small], tokens[small], bundles)
+            measure_install(
+                args, ours[small], refs[small], tokens[small], bundles, work
+            )
         print(f"(load average at the end: {os.getloadavg()[0]:.2f})")
     shutil.rmtree(work, ignore_errors=True)
     return 0
