@@ -212,7 +212,8 @@ class TreeSync:
     """Flushes the files of a tree while it is being written, then its folders.
 
     Hand over each file descriptor with :meth:`file` once its bytes are written: a
-    few worker threads flush and close it while the caller writes the next file.
+    few worker threads flush and close it while the caller writes the next file
+    (several threads may hand files over at once).
     Name each folder created with :meth:`directory`. :meth:`finish` waits for the
     files, then flushes the folders deepest first, and raises the first failure;
     :meth:`abort` waits and closes without raising (the caller is failing anyway).
@@ -224,6 +225,7 @@ class TreeSync:
         self._queue: queue.Queue[int | None] = queue.Queue(maxsize=SYNC_QUEUE)
         self._threads: list[threading.Thread] = []
         self._dirs: dict[str, Path] = {}
+        self._start = threading.Lock()
         self._error: BaseException | None = None
         self._closed = False
         self._aborted = False
@@ -257,6 +259,11 @@ class TreeSync:
         if self._closed:
             os.close(fd)
             raise RuntimeError("TreeSync is finished")
+        with self._start:  # files may come from several extracting threads
+            self._start_workers()
+        self._queue.put(fd)
+
+    def _start_workers(self) -> None:
         if not self._threads:
             for _ in range(self._workers):
                 thread = threading.Thread(
@@ -264,7 +271,6 @@ class TreeSync:
                 )
                 thread.start()
                 self._threads.append(thread)
-        self._queue.put(fd)
 
     def directory(self, path: str | os.PathLike[str]) -> None:
         """Flush this folder once every file is flushed."""

@@ -13,6 +13,7 @@ import pytest
 from django.db import connection
 
 from market import flags, lifecycle, packaging, review, services
+from market.archive import streams
 from market.doctor import market_doctor
 from market.models import CatalogEntry, InstalledExtension, LifecycleError
 from market.services import common
@@ -91,9 +92,13 @@ def assert_committed_after_every_flush(log: FsLog, but_not_under: Path | None = 
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("threads", [False, True], ids=["one_thread", "threads"])
 def test_install_flushes_files_sidecar_and_folders_before_the_commit(
-    build_tree, market_root, fslog
+    build_tree, market_root, fslog, monkeypatch, threads
 ):
+    if threads:  # files written by several threads, however small the bundle
+        monkeypatch.setattr(streams, "PARALLEL_MIN_BYTES", 0)
+        monkeypatch.setattr(streams, "default_workers", lambda: 3)
     result = build_tree()
     fslog.events.clear()
     services.extension_install(source=path_source(result))

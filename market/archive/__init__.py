@@ -16,6 +16,8 @@ record is recomputed and compared.
 - :mod:`~market.archive.layout`: members tiling the archive, local headers;
 - :mod:`~market.archive.members`: per-member and whole-archive checks from the headers;
 - :mod:`~market.archive.contents`: referenced files and the content record;
+- :mod:`~market.archive.streams`: members inflated, hashed and written on a few
+  threads;
 - :mod:`~market.archive.reader`: :func:`inspect_bundle` and :func:`extract_bundle`;
 - :mod:`~market.archive.files`: :func:`open_bundle_files`, single files read from a
   stored bundle for the reviewer.
@@ -44,15 +46,13 @@ from market.archive.names import (
     fold_name,
 )
 from market.archive.reader import (
-    CHUNK_BYTES,
     DEFAULT_LIMITS,
-    DIR_MODE,
-    FILE_MODE,
     MAX_MANIFEST_BYTES,
     BundleInfo,
     extract_bundle,
     inspect_bundle,
 )
+from market.archive.streams import CHUNK_BYTES, DIR_MODE, FILE_MODE
 
 __all__ = [
     "CHUNK_BYTES",

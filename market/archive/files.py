@@ -19,7 +19,9 @@ from zipfile import ZipFile
 
 from market.archive.directory import corrupt
 from market.archive.members import ArchiveLimits, Member, iter_members
-from market.archive.reader import _ARCHIVE_FAILURES, CHUNK_BYTES, _open_bundle
+from market.archive.reader import _open_bundle
+from market.archive.streams import ARCHIVE_FAILURES as _ARCHIVE_FAILURES
+from market.archive.streams import CHUNK_BYTES
 from market.errors import NotFoundError
 
 

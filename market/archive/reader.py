@@ -16,18 +16,24 @@ import hashlib
 import os
 import shutil
 import stat
-import struct
 import zipfile
-import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from market.archive.contents import check_content, normalise_with_files
 from market.archive.directory import Directory, corrupt, read_directory
 from market.archive.members import ArchiveLimits, Member, iter_members
+from market.archive.streams import (
+    ARCHIVE_FAILURES,
+    CHUNK_BYTES,
+    DIR_MODE,
+    make_folders,
+    stream,
+    stream_members,
+)
 from market.durable import TreeSync
 from market.errors import (
     ManifestError,
@@ -46,21 +52,7 @@ from market.manifest import (
 )
 from market.sandbox import Allowlist
 
-MIB = 1024 * 1024
-CHUNK_BYTES = MIB
 MAX_MANIFEST_BYTES = LIMITS.max_bytes
-FILE_MODE, DIR_MODE = 0o644, 0o755
-
-_BAD_ZIP = (
-    zipfile.BadZipFile,
-    zipfile.LargeZipFile,
-    zlib.error,
-    EOFError,
-    struct.error,
-)
-# zipfile also reports unreadable structures as these.
-_ARCHIVE_FAILURES = (*_BAD_ZIP, NotImplementedError, ValueError)
-_DECOMPRESSOR = type(zlib.decompressobj())
 
 
 DEFAULT_LIMITS = ArchiveLimits()
@@ -116,63 +108,10 @@ def _open_bundle(
         except OSError as exc:
             reason = exc.strerror or type(exc).__name__
             raise corrupt("zip", f"not a readable zip archive: {reason}") from exc
-        except _ARCHIVE_FAILURES as exc:
+        except ARCHIVE_FAILURES as exc:
             raise corrupt("zip", f"not a readable zip archive: {exc}") from exc
         with zf:
             yield zf, digest.hexdigest() if hashed else "", size, directory
-
-
-def _stream(
-    zf: zipfile.ZipFile, member: Member, out: IO[bytes] | None, *, keep: bool = False
-) -> tuple[bytes, str, int]:
-    """Stream a member, counting and hashing: ``(bytes if keep, sha256, size)``."""
-    declared = member.info.file_size
-    digest, count, kept = hashlib.sha256(), 0, bytearray()
-    try:
-        with zf.open(member.info) as src:
-            while chunk := src.read(CHUNK_BYTES):
-                count += len(chunk)
-                if count > declared:
-                    break  # reported below with the real count so far
-                digest.update(chunk)
-                if keep:
-                    kept += chunk
-                if out is not None:
-                    out.write(chunk)
-            if count == declared and not _deflate_ended(src):
-                raise corrupt(
-                    "deflate_end",
-                    f"entry {member.name!r}: its deflate stream does not end exactly "
-                    "where its data ends",
-                    entry=member.name,
-                )
-    except _ARCHIVE_FAILURES as exc:
-        raise corrupt(
-            "data", f"entry {member.name!r} is corrupt: {exc}", entry=member.name
-        ) from exc
-    if count != declared:
-        raise corrupt(
-            "size",
-            f"entry {member.name!r} holds {count} bytes, not the declared {declared}",
-            entry=member.name,
-        )
-    return bytes(kept), digest.hexdigest(), count
-
-
-def _deflate_ended(src: IO[bytes]) -> bool:
-    """Whether a finished entry's deflate stream ended exactly at its data's end.
-
-    zipfile stops at the end of the stream and ignores any bytes after it within the
-    compressed size, and it accepts a stream that never ends once the sizes are
-    reached; a streaming reader would read such bytes as the next header, so they
-    are refused. (ZipExtFile keeps the decompressor and the bytes left to read in
-    these private attributes; the tests pin them.)
-    """
-    decompressor = getattr(src, "_decompressor", None)
-    if not isinstance(decompressor, _DECOMPRESSOR):
-        return True  # stored: its size is its extent
-    left = src._compress_left  # type: ignore[attr-defined]
-    return bool(decompressor.eof and not decompressor.unused_data and left == 0)
 
 
 def _read_manifest(
@@ -183,10 +122,10 @@ def _read_manifest(
         member = by_name.get(source_name)
         if member is None:
             continue
-        # Held to the manifest's byte limit before a byte is inflated: _stream stops
+        # Held to the manifest's byte limit before a byte is inflated: stream stops
         # at the declared size, so a small member cannot grow past it.
         check_manifest_size(member.info.file_size)
-        raw, _, _ = _stream(zf, member, None, keep=True)
+        raw, _, _ = stream(zf, member, None, keep=True)
         return parse_manifest_bytes(raw, source_name=source_name), source_name
     raise ManifestMissingError(
         f"the bundle has no {' or '.join(MANIFEST_FILENAMES)} at its root",
@@ -224,7 +163,7 @@ def _load_manifest(
 
 
 def _record(zf: zipfile.ZipFile, member: Member) -> tuple[str, str, int]:
-    _, digest, count = _stream(zf, member, None)
+    _, digest, count = stream(zf, member, None)
     return member.name, digest, count
 
 
@@ -236,6 +175,7 @@ def _read_bundle(
     allowlist: Allowlist | None,
     trust_level: str | None,
     sync: TreeSync | None = None,
+    workers: int | None = None,
 ) -> BundleInfo:
     with _open_bundle(path, limits) as (zf, sha256, size, directory):
         members = iter_members(zf, limits, package_size=size, directory=directory)
@@ -247,14 +187,15 @@ def _read_bundle(
             os.chmod(dest, DIR_MODE)
             if sync is not None:
                 sync.directory(dest)
-        records = []
-        for member in files:
-            if dest is None:
-                _, digest, count = _stream(zf, member, None)
-            else:
-                digest, count = _write_member(zf, member, dest, sync)
-            if member.name != manifest.source_name:
-                records.append((member.name, digest, count))
+            make_folders(dest, files, sync)
+        streamed = stream_members(
+            zf, files, dest, sync, workers=workers, archive_size=size
+        )
+        records = [
+            (member.name, digest, count)
+            for member, (digest, count) in zip(files, streamed, strict=True)
+            if member.name != manifest.source_name
+        ]
         verified, warnings = check_content(manifest.data, records)
     return BundleInfo(
         manifest=manifest,
@@ -266,50 +207,18 @@ def _read_bundle(
     )
 
 
-def _write_member(
-    zf: zipfile.ZipFile, member: Member, dest: Path, sync: TreeSync | None
-) -> tuple[str, int]:
-    parent = dest
-    for part in member.parts[:-1]:
-        parent = parent / part
-        try:
-            os.mkdir(parent, DIR_MODE)
-            os.chmod(parent, DIR_MODE)
-            if sync is not None:
-                sync.directory(parent)
-        except FileExistsError:
-            # Only directories we created can be here; a symlink never can.
-            if not stat.S_ISDIR(os.lstat(parent).st_mode):
-                raise
-    target = parent / member.parts[-1]
-    root = os.path.realpath(dest)
-    if os.path.commonpath([root, os.path.realpath(parent)]) != root:
-        raise UnsafePathError(f"entry {member.name!r} escapes the destination")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
-    try:
-        os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb", closefd=False) as out:
-            _, digest, count = _stream(zf, member, out)
-    except BaseException:
-        os.close(fd)
-        raise
-    if sync is None:
-        os.close(fd)
-    else:
-        sync.file(fd)  # flushed and closed while the next member is written
-    return digest, count
-
-
 def inspect_bundle(
     path: str | Path,
     *,
     limits: ArchiveLimits = DEFAULT_LIMITS,
     allowlist: Allowlist | None = None,
     trust_level: str | None = None,
+    workers: int | None = None,
 ) -> BundleInfo:
-    """Check a bundle completely (every member read and hashed) without writing."""
-    return _read_bundle(path, None, [], limits, allowlist, trust_level)
+    """Check a bundle completely (every member read and hashed) without writing,
+    on ``workers`` threads (default: one per core, see
+    :func:`market.archive.streams.stream_members`)."""
+    return _read_bundle(path, None, [], limits, allowlist, trust_level, workers=workers)
 
 
 def extract_bundle(
@@ -320,13 +229,16 @@ def extract_bundle(
     allowlist: Allowlist | None = None,
     trust_level: str | None = None,
     durable: bool = False,
+    workers: int | None = None,
 ) -> BundleInfo:
     """Check a bundle and write its files into ``dest``, which must not exist yet.
 
     Nothing is written until every member has passed its checks; on any failure,
-    including a content mismatch found while writing, ``dest`` is removed. With
-    ``durable``, every file and folder written is flushed to disk before this
-    returns (:class:`market.durable.TreeSync`: about one sync of the tree).
+    including a content mismatch found while writing, ``dest`` is removed. Members
+    are inflated, hashed and written on ``workers`` threads (default: one per core,
+    see :func:`market.archive.streams.stream_members`). With ``durable``, every file
+    and folder written is flushed to disk before this returns
+    (:class:`market.durable.TreeSync`: about one sync of the tree).
     """
     dest = Path(dest)
     if os.path.lexists(dest):
@@ -334,10 +246,12 @@ def extract_bundle(
     created: list[Path] = []
     try:
         if not durable:
-            return _read_bundle(path, dest, created, limits, allowlist, trust_level)
+            return _read_bundle(
+                path, dest, created, limits, allowlist, trust_level, workers=workers
+            )
         with TreeSync() as sync:
             return _read_bundle(
-                path, dest, created, limits, allowlist, trust_level, sync
+                path, dest, created, limits, allowlist, trust_level, sync, workers
             )
     except BaseException:
         for folder in created:  # only ever the folder this call made

@@ -279,6 +279,34 @@ def test_update_lookup_reads_only_installed_ids(
 
 
 @pytest.mark.parametrize("size", [10, 1000])
+def test_installed_is_two_queries_with_its_update_lookup(
+    db, flags_on, client, django_assert_num_queries, size
+):
+    grow_catalogue(size)
+    # a newer approved version of one id, and an installed id the catalogue lacks
+    CatalogEntry.objects.filter(extension_id="ext.00001").update(is_latest=False)
+    newer = CatalogEntry.objects.get(extension_id="ext.00001")
+    newer.pk, newer.version, newer.is_latest = None, "1.2.0", True
+    newer.save()
+    CatalogEntry.objects.filter(extension_id="ext.00002").update(
+        status=CatalogEntry.Status.DELISTED
+    )
+    # The rows, and the catalogue state of the installed ids (newest version, yanked,
+    # blocked) in one more: the same two at any catalogue size.
+    with django_assert_num_queries(2):
+        body = client.get(reverse("market-api:installed-list")).json()
+    assert body["count"] == min(size, 50)
+    first = body["items"][:3]
+    assert [r["id"] for r in first] == ["ext.00000", "ext.00001", "ext.00002"]
+    assert [r["update_available"] for r in first] == [None, "1.2.0", None]
+    with django_assert_num_queries(2):
+        one = client.get(
+            reverse("market-api:installed-detail", args=["ext.00001"])
+        ).json()
+    assert one == body["items"][1]
+
+
+@pytest.mark.parametrize("size", [10, 1000])
 def test_health_is_one_query(db, flags_on, client, django_assert_max_num_queries, size):
     from market.models import CatalogRevision, LifecycleError
 
