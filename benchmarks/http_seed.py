@@ -90,8 +90,11 @@ def seed(total: int) -> float:
                 trust_level="unverified",
                 status=CatalogEntry.Status.APPROVED.value,
                 is_latest=True,
+                source=CatalogEntry.Source.LOCAL.value,
+                studio_range="",
                 submitted_at=now,
                 reviewed_at=now,
+                approved_at=now,
             )
             derive(row)  # what submission and approval store
             copy.write_row([_column(f, row) for f in fields])

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from market.archive import DEFAULT_LIMITS, ArchiveLimits, open_bundle_files
+from market.archive import DEFAULT_LIMITS, ArchiveLimits
+from market.archive.files import open_bundle_files
 from market.errors import LimitExceededError, NotFoundError, UnsafePathError
 from tests.bundles import FILES, good_entries, write_zip
 

@@ -19,8 +19,9 @@ record is recomputed and compared.
 - :mod:`~market.archive.streams`: members inflated, hashed and written on a few
   threads;
 - :mod:`~market.archive.reader`: :func:`inspect_bundle` and :func:`extract_bundle`;
-- :mod:`~market.archive.files`: :func:`open_bundle_files`, single files read from a
-  stored bundle for the reviewer.
+- :mod:`~market.archive.files`: ``open_bundle_files``, single files read from a
+  stored bundle for the reviewer (imported from there: the packager, which imports
+  this package, starts without it).
 """
 
 from market.archive.contents import (
@@ -28,7 +29,6 @@ from market.archive.contents import (
     check_content,
     normalise_with_files,
 )
-from market.archive.files import BundleFiles, FileEntry, open_bundle_files
 from market.archive.members import (
     RATIO_MIN_BYTES,
     ArchiveLimits,
@@ -67,9 +67,7 @@ __all__ = [
     "RATIO_MIN_BYTES",
     "RESERVED_NAME",
     "ArchiveLimits",
-    "BundleFiles",
     "BundleInfo",
-    "FileEntry",
     "Member",
     "check_content",
     "check_member",
@@ -80,5 +78,4 @@ __all__ = [
     "inspect_bundle",
     "iter_members",
     "normalise_with_files",
-    "open_bundle_files",
 ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,9 @@ from market.packaging.sources import (
 )
 from market.packaging.zipwriter import ProgressCallback, hash_files, write_atomically
 from market.sandbox import Allowlist
+
+# The size of tree from which files are hashed and compressed on a thread pool.
+PARALLEL_MIN_BYTES = 4 * 1024 * 1024
 
 
 def build_package(
@@ -84,8 +86,15 @@ def build_package(
             details={"path": str(target)},
         )
     if workers is None:
-        workers = os.cpu_count() or 1
-    pool = ThreadPoolExecutor(max_workers=workers) if workers > 0 else None
+        # Threads pay off only on trees worth compressing in parallel; a small one
+        # is done before a pool would have started (and its import is skipped).
+        big = sum(f.size for f in files) >= PARALLEL_MIN_BYTES
+        workers = (os.cpu_count() or 1) if big else 0
+    pool = None
+    if workers > 0:
+        from concurrent.futures import ThreadPoolExecutor
+
+        pool = ThreadPoolExecutor(max_workers=workers)
     try:
         digests = hash_files(files, pool)
         record = content_record(

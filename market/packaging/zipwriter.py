@@ -26,10 +26,9 @@ import zipfile
 import zlib
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from market.durable import ensure_dir, replace_durably, temp_name
 from market.errors import PackagingError
@@ -42,6 +41,9 @@ from market.packaging.sources import (
     open_source,
     read_error,
 )
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 COMPRESS_LEVEL = 6
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)

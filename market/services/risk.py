@@ -14,7 +14,8 @@ from typing import Any
 
 import semver
 
-from market import archive, risk
+from market import risk
+from market.archive.files import open_bundle_files
 from market.errors import MarketError
 from market.models import CatalogEntry
 from market.services.common import archive_limits
@@ -27,7 +28,7 @@ def scan_bundle(
     bundle_path: Path, manifest: dict[str, Any], previous: dict[str, Any] | None
 ) -> dict[str, Any]:
     """``{score, total, counts, findings}``; an unreadable bundle raises."""
-    with archive.open_bundle_files(bundle_path, limits=archive_limits()) as files:
+    with open_bundle_files(bundle_path, limits=archive_limits()) as files:
         return risk.assess_bundle(files, manifest, previous)
 
 

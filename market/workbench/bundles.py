@@ -3,7 +3,7 @@
 Every read checks that the stored bytes hash to the entry's ``package_sha256`` (else
 ``content_mismatch``), so a bundle is content-addressed: its file list with sizes
 and digests is cached under that digest and never goes stale. Single files are read
-through :func:`market.archive.open_bundle_files`, which looks names up among the
+through :func:`market.open_bundle_files`, which looks names up among the
 checked members only.
 """
 
@@ -18,6 +18,7 @@ from typing import IO
 from django.core.cache import cache
 
 from market import archive, codeview
+from market.archive.files import BundleFiles, open_bundle_files
 from market.errors import ContentMismatchError
 from market.models import CatalogEntry
 from market.services import archive_limits, local_package
@@ -49,12 +50,12 @@ def mismatch(entry: CatalogEntry, sha256: str) -> ContentMismatchError:
 
 
 @contextmanager
-def opened(entry: CatalogEntry) -> Iterator[archive.BundleFiles]:
+def opened(entry: CatalogEntry) -> Iterator[BundleFiles]:
     """The entry's stored bundle, refused unless its bytes are the ones submitted:
     a reviewer reads exactly what the entry's ``package_sha256`` names."""
     with (
         local_package(entry) as path,
-        archive.open_bundle_files(path, limits=archive_limits(), hashed=True) as files,
+        open_bundle_files(path, limits=archive_limits(), hashed=True) as files,
     ):
         if files.sha256 != entry.package_sha256:
             raise mismatch(entry, files.sha256)

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from market import risk
-from market.archive import inspect_bundle, open_bundle_files
+from market.archive import inspect_bundle
+from market.archive.files import open_bundle_files
 from market.hooks_catalog import SENSITIVE_HOOKS, get_hook
 from market.manifest import PERMISSION_SCOPES, SENSITIVE_PERMISSION_SCOPES
 from market.risk.python_code import python_findings
