@@ -10,6 +10,7 @@ from django.db import connections
 from django.urls import reverse
 
 from market.models import InstalledExtension
+from tests.races import race
 
 
 @pytest.mark.django_db(transaction=True)
@@ -29,50 +30,27 @@ def test_eight_threads_installing_and_uninstalling_one_id(
 
     v2 = build_bundle("hello_minimal", edit=bump)
     ext_id = v1.manifest.id
-    statuses: list[int] = []
-    errors: list[str] = []
-    barrier = threading.Barrier(8)
-
     clients = [token_client(installer) for _ in range(8)]
-    crashes: list[BaseException] = []
 
-    def worker(n: int) -> None:
-        client = clients[n]
-        client.raise_request_exception = False
-        try:
-            barrier.wait(timeout=30)
-            for i in range(4):
-                if (n + i) % 3 == 0:
-                    r = client.post(
-                        reverse("market-api:uninstall"), {"id": ext_id}, format="json"
-                    )
-                else:
-                    bundle = v1 if (n + i) % 2 else v2
-                    r = client.post(
-                        reverse("market-api:install"),
-                        {
-                            "package": str(bundle.path),
-                            "reinstall": True,
-                            "allow_downgrade": True,
-                        },
-                        format="json",
-                    )
-                statuses.append(r.status_code)
-                if r.status_code >= 500:
-                    errors.append(r.content.decode())
-        except BaseException as exc:  # surfaced by the assertion below
-            crashes.append(exc)
-        finally:
-            connections.close_all()
+    def request(client, n: int, i: int):
+        if (n + i) % 3 == 0:
+            r = client.post(
+                reverse("market-api:uninstall"), {"id": ext_id}, format="json"
+            )
+        else:
+            bundle = v1 if (n + i) % 2 else v2
+            r = client.post(
+                reverse("market-api:install"),
+                {
+                    "package": str(bundle.path),
+                    "reinstall": True,
+                    "allow_downgrade": True,
+                },
+                format="json",
+            )
+        return r
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not crashes
-    assert not errors
-    assert len(statuses) == 32
+    statuses = race(clients, 4, request)
     assert all(s in (200, 404, 409) for s in statuses), statuses
     assert statuses.count(200) >= 8
 
@@ -162,53 +140,31 @@ def test_eight_threads_upgrading_rolling_back_and_uninstalling_one_id(
         for v in ("1.0.0", "1.1.0", "1.2.0")
     ]
     ext_id = bundles[0].manifest.id
-    statuses: list[int] = []
-    errors: list[str] = []
-    crashes: list[BaseException] = []
-    barrier = threading.Barrier(8)
     clients = [token_client(installer) for _ in range(8)]
 
-    def worker(n: int) -> None:
-        client = clients[n]
-        client.raise_request_exception = False
-        try:
-            barrier.wait(timeout=30)
-            for i in range(5):
-                step = (n + i) % 4
-                if step == 0:
-                    r = client.post(
-                        reverse("market-api:uninstall"), {"id": ext_id}, format="json"
-                    )
-                elif step == 1:
-                    r = client.post(
-                        reverse("market-api:rollback"), {"id": ext_id}, format="json"
-                    )
-                else:
-                    r = client.post(
-                        reverse("market-api:install"),
-                        {
-                            "package": str(bundles[(n + i) % 3].path),
-                            "reinstall": True,
-                            "allow_downgrade": True,
-                        },
-                        format="json",
-                    )
-                statuses.append(r.status_code)
-                if r.status_code >= 500:
-                    errors.append(r.content.decode())
-        except BaseException as exc:  # surfaced by the assertion below
-            crashes.append(exc)
-        finally:
-            connections.close_all()
+    def request(client, n: int, i: int):
+        step = (n + i) % 4
+        if step == 0:
+            r = client.post(
+                reverse("market-api:uninstall"), {"id": ext_id}, format="json"
+            )
+        elif step == 1:
+            r = client.post(
+                reverse("market-api:rollback"), {"id": ext_id}, format="json"
+            )
+        else:
+            r = client.post(
+                reverse("market-api:install"),
+                {
+                    "package": str(bundles[(n + i) % 3].path),
+                    "reinstall": True,
+                    "allow_downgrade": True,
+                },
+                format="json",
+            )
+        return r
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not crashes
-    assert not errors
-    assert len(statuses) == 40
+    statuses = race(clients, 5, request)
     assert all(s in (200, 404, 409) for s in statuses), statuses
     assert statuses.count(200) >= 8
 

@@ -5,15 +5,14 @@ and rows, folders and sidecars agree."""
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from django.db import connections
 from django.urls import reverse
 
 from market.manifest import dependency_ranges, satisfies
 from market.models import InstalledExtension
 from tests.publishing import publish
+from tests.races import race
 
 pytestmark = pytest.mark.usefixtures("catalog_key")
 
@@ -27,53 +26,31 @@ def test_plans_and_cascades_racing_leave_a_consistent_set(
     publish(build_bundle, "race.top", "1.0.0", deps={"race.mid": "^1"})
     publish(build_bundle, "race.side", "1.0.0", deps={"race.base": ">=1"})
     clients = [token_client(installer) for _ in range(8)]
-    barrier = threading.Barrier(8)
-    statuses: list[int] = []
-    errors: list[str] = []
-    crashes: list[BaseException] = []
 
-    def worker(n: int) -> None:
-        client = clients[n]
-        client.raise_request_exception = False
-        try:
-            barrier.wait(timeout=30)
-            for i in range(4):
-                kind = (n + i) % 4
-                if kind == 0:
-                    r = client.post(
-                        reverse("market-api:uninstall"),
-                        {"id": "race.base", "cascade": True},
-                        format="json",
-                    )
-                elif kind == 1:
-                    r = client.post(
-                        reverse("market-api:uninstall"),
-                        {"id": "race.mid"},
-                        format="json",
-                    )
-                else:
-                    target = "race.top" if kind == 2 else "race.side"
-                    r = client.post(
-                        reverse("market-api:install"),
-                        {"id": target, "with_dependencies": True, "reinstall": True},
-                        format="json",
-                    )
-                statuses.append(r.status_code)
-                if r.status_code >= 500:
-                    errors.append(r.content.decode())
-        except BaseException as exc:  # surfaced by the assertion below
-            crashes.append(exc)
-        finally:
-            connections.close_all()
+    def request(client, n: int, i: int):
+        kind = (n + i) % 4
+        if kind == 0:
+            r = client.post(
+                reverse("market-api:uninstall"),
+                {"id": "race.base", "cascade": True},
+                format="json",
+            )
+        elif kind == 1:
+            r = client.post(
+                reverse("market-api:uninstall"),
+                {"id": "race.mid"},
+                format="json",
+            )
+        else:
+            target = "race.top" if kind == 2 else "race.side"
+            r = client.post(
+                reverse("market-api:install"),
+                {"id": target, "with_dependencies": True, "reinstall": True},
+                format="json",
+            )
+        return r
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
-    assert not crashes
-    assert not errors
-    assert len(statuses) == 32
+    statuses = race(clients, 4, request)
     assert set(statuses) <= {200, 404, 409}, statuses
     # How many win depends on the interleaving (a plan whose dependencies changed
     # meanwhile is a 409 to retry); that none is stuck is shown after the race.
