@@ -45,15 +45,19 @@ def is_market_view(request: HttpRequest, view_func: Callable[..., Any]) -> bool:
     return module == API_MODULE or module.startswith(API_MODULE + ".")
 
 
-class FeatureFlagMiddleware:
-    """Every marketplace route needs the marketplace flag; every change (any method
-    but GET/HEAD/OPTIONS: install, uninstall, submissions, ...) also needs uploads."""
+class _ViewGate:
+    """A middleware that decides in ``process_view``, on the resolved view."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         return self.get_response(request)
+
+
+class FeatureFlagMiddleware(_ViewGate):
+    """Every marketplace route needs the marketplace flag; every change (any method
+    but GET/HEAD/OPTIONS: install, uninstall, submissions, ...) also needs uploads."""
 
     def process_view(
         self,
@@ -93,19 +97,13 @@ class FeatureFlagMiddleware:
         )
 
 
-class QueryTextMiddleware:
+class QueryTextMiddleware(_ViewGate):
     """No marketplace view sees a query parameter holding a NUL character.
 
     Databases refuse NUL in text (PostgreSQL fails the whole query), so a filter such
     as ``errors/?extension_id=%00`` would be a server error; here it is
     ``400 invalid_request`` for every route, whatever filters a view reads.
     """
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        return self.get_response(request)
 
     def process_view(
         self,
