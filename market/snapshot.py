@@ -225,11 +225,18 @@ def signed_snapshot(*, since: str | None, origin: str) -> SignedSnapshot:
         # Another worker is building this revision: wait for its result rather
         # than build the same document again.
         deadline = time.monotonic() + WAIT_FOR_BUILD
-        while time.monotonic() < deadline and cache.get(lock) is not None:
+        while time.monotonic() < deadline:
             time.sleep(_POLL)
             cached = _cached(cache_key)
             if cached is not None:
                 return cached
+            if cache.get(lock) is None:
+                # The builder finished between the two reads (or gave up): its
+                # result is in the cache now, unless it failed.
+                cached = _cached(cache_key)
+                if cached is not None:
+                    return cached
+                break
     try:
         result = _signed(current.number, None, origin, key)
         timeout = max(1, min(CACHE_TIMEOUT_MAX, ttl // 2))
