@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from market import flags
+from market import durable, flags
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "extensions"
 
@@ -197,3 +197,13 @@ def api(transactional_db, token_client, installer, flags_on):
     Transactional, so ``on_commit`` work (log lines, trash removal) really runs.
     """
     return token_client(installer)
+
+
+@pytest.fixture(params=["volume", "per_file"])
+def tree_sync(request, monkeypatch) -> str:
+    """Extracted trees flushed by one sync of the volume (Linux), or file by file
+    (elsewhere)."""
+    if request.param == "volume" and not durable.volume_sync_available():
+        pytest.fail("this Linux C library has no syncfs/sync_file_range")
+    monkeypatch.setattr(durable, "VOLUME_SYNC", request.param == "volume")
+    return request.param

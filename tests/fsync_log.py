@@ -1,7 +1,8 @@
 """Records the file system calls that make writes durable, in the order they happen.
 
 ``FsLog`` wraps ``os.fsync`` (logged with the path of the descriptor, read from
-``/proc/self/fd`` before the call), ``os.replace``, ``os.rename``, ``os.link``,
+``/proc/self/fd`` before the call), :func:`market.durable.syncfs` (logged as
+``("syncfs", path)``: it flushes everything under that path, and more), ``os.replace``, ``os.rename``, ``os.link``,
 ``os.unlink``/``os.remove``, ``os.rmdir`` and the database connection's ``commit``,
 and keeps one list of events: ``("fsync", path)``, ``("replace", src, dst)``,
 ``("unlink", path)``, ``("commit",)``, ... Paths are resolved, so they compare with
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from market import durable
 
 
 def _fd_path(fd: int) -> str:
@@ -56,7 +59,14 @@ class FsLog:
 
             return call
 
+        real_syncfs = durable.syncfs
+
+        def syncfs(fd: int) -> None:
+            self.events.append(("syncfs", _fd_path(fd)))
+            real_syncfs(fd)
+
         monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(durable, "syncfs", syncfs)
         for name in ("replace", "rename", "link"):
             monkeypatch.setattr(os, name, two(name))
         monkeypatch.setattr(os, "unlink", one("unlink"))
@@ -82,15 +92,32 @@ class FsLog:
         raise AssertionError(f"{wanted} not in {self.events}")
 
     def fsyncs(self) -> dict[str, int]:
-        """Last position at which each path was flushed."""
+        """Last position at which each path was flushed by its own fsync."""
         return {e[1]: i for i, e in enumerate(self.events) if e[0] == "fsync"}
 
+    def syncs(self) -> list[str]:
+        """The paths through which a volume was synced, in order."""
+        return [e[1] for e in self.events if e[0] == "syncfs"]
+
+    def flushes(self, event: tuple[str, ...], path: str) -> bool:
+        """Whether ``event`` flushes ``path``: its own fsync, or a sync of the
+        volume through a folder holding it."""
+        if event == ("fsync", path):
+            return True
+        return event[0] == "syncfs" and (
+            path == event[1] or path.startswith(event[1] + os.sep)
+        )
+
     def first_fsync_after(self, path: Path | str, position: int) -> int:
+        """The first event after ``position`` that flushes ``path``."""
         target = self.p(path)
         for i in range(position + 1, len(self.events)):
-            if self.events[i] == ("fsync", target):
+            if self.flushes(self.events[i], target):
                 return i
         raise AssertionError(f"{target} not flushed after event {position}")
+
+    def first_flush(self, path: Path | str) -> int:
+        return self.first_fsync_after(path, -1)
 
     def commits(self) -> list[int]:
         return [i for i, e in enumerate(self.events) if e == ("commit",)]

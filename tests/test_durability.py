@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from market import flags, lifecycle, packaging, review, services
+from market import durable, flags, lifecycle, packaging, review, services
 from market.archive import streams
 from market.doctor import market_doctor
 from market.models import CatalogEntry, InstalledExtension, LifecycleError
@@ -59,7 +59,8 @@ def replace_into(log: FsLog, dst: Path) -> tuple[int, str]:
 
 
 def first_fsync(log: FsLog, path) -> int:
-    return log.index("fsync", path)
+    """Where ``path`` was first flushed (its own fsync or a sync of its volume)."""
+    return log.first_flush(path)
 
 
 def assert_staged_tree_flushed_before(log: FsLog, target: Path, stage: str, at: int):
@@ -85,7 +86,7 @@ def assert_committed_after_every_flush(log: FsLog, but_not_under: Path | None = 
     flushes = [
         i
         for i, e in enumerate(log.events)
-        if e[0] == "fsync"
+        if e[0] in ("fsync", "syncfs")
         and not (but_not_under and e[1].startswith(log.p(but_not_under)))
     ]
     assert flushes and max(flushes) < commits[0]
@@ -94,7 +95,7 @@ def assert_committed_after_every_flush(log: FsLog, but_not_under: Path | None = 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("threads", [False, True], ids=["one_thread", "threads"])
 def test_install_flushes_files_sidecar_and_folders_before_the_commit(
-    build_tree, market_root, fslog, monkeypatch, threads
+    build_tree, market_root, fslog, monkeypatch, threads, tree_sync
 ):
     if threads:  # files written by several threads, however small the bundle
         monkeypatch.setattr(streams, "PARALLEL_MIN_BYTES", 0)
@@ -109,9 +110,16 @@ def test_install_flushes_files_sidecar_and_folders_before_the_commit(
     assert fslog.first_fsync_after(market_root / "extensions", swap_at) > swap_at
     assert fslog.first_fsync_after(market_root / "staging", swap_at) > swap_at
     assert_committed_after_every_flush(fslog)
-    # each file flushed once: one pass, not a walk after the fact
     staged = [e for _, e in fslog.under(stage) if e[0] == "fsync" and e[1] != stage]
-    assert len(staged) == len(set(staged)) == len(list(target.rglob("*")))
+    if tree_sync == "volume":
+        # one sync of the volume for the whole tree; only the sidecar, written
+        # after it, has its own flush
+        assert fslog.syncs() == [stage]
+        assert len(staged) == 1 and durable.is_temp_name(Path(staged[0][1]).name)
+    else:
+        # each file flushed once: one pass, not a walk after the fact
+        assert fslog.syncs() == []
+        assert len(staged) == len(set(staged)) == len(list(target.rglob("*")))
 
 
 @pytest.mark.django_db(transaction=True)
@@ -198,18 +206,21 @@ def test_uninstall_moves_out_durably_commits_then_deletes(
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("call", ["fsync", "syncfs", "start_writeback"])
 def test_a_failed_flush_fails_the_install_and_leaves_nothing(
-    build_tree, market_root, monkeypatch
+    build_tree, market_root, monkeypatch, call
 ):
     result = build_tree()
-    real_fsync = os.fsync
+    module = os if call == "fsync" else durable
+    monkeypatch.setattr(durable, "VOLUME_SYNC", call != "fsync")
+    real = getattr(module, call)
 
     def failing(fd):
         if "/staging/install-" in os.readlink(f"/proc/self/fd/{fd}"):
             raise OSError(errno.EIO, "Input/output error")
-        real_fsync(fd)
+        real(fd)
 
-    monkeypatch.setattr(os, "fsync", failing)
+    monkeypatch.setattr(module, call, failing)
     with pytest.raises(OSError):
         services.extension_install(source=path_source(result))
     assert not (market_root / "extensions" / result.manifest.id).exists()

@@ -153,7 +153,7 @@ def test_ensure_dir_refuses_a_file_in_the_way(tmp_path):
         durable.ensure_dir(tmp_path / "file" / "below")
 
 
-def test_fsync_tree_flushes_every_file_and_folder(tmp_path, fslog):
+def test_fsync_tree_flushes_every_file_and_folder(tmp_path, fslog, tree_sync):
     root = tmp_path / "tree"
     (root / "a" / "b").mkdir(parents=True)
     files = [root / "top.txt", root / "a" / "one.py", root / "a" / "b" / "two.bin"]
@@ -161,6 +161,9 @@ def test_fsync_tree_flushes_every_file_and_folder(tmp_path, fslog):
         f.write_bytes(b"data")
     (root / "a" / "link").symlink_to(root / "top.txt")
     durable.fsync_tree(root)
+    if tree_sync == "volume":
+        assert fslog.events == [("syncfs", fslog.p(root))]
+        return
     flushed = fslog.fsyncs()
     for f in files:
         assert fslog.p(f) in flushed
@@ -191,7 +194,7 @@ def test_tree_sync_reports_a_failed_flush_and_closes_every_descriptor(
 
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "close", close)
-    sync = durable.TreeSync(workers=2)
+    sync = durable.TreeSync(workers=2)  # no root: file by file
     fds = []
     for name in ("good1", "bad", "good2"):
         fd = os.open(tmp_path / name, os.O_WRONLY | os.O_CREAT)
@@ -260,3 +263,104 @@ def test_exclusive_write_reports_other_link_failures(tmp_path, monkeypatch):
     with pytest.raises(OSError, match="Input/output"):
         durable.atomic_write_bytes(tmp_path / "x", b"data", exclusive=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def _tree_files(root, names):
+    fds = []
+    for name in names:
+        fd = os.open(root / name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+        os.write(fd, b"x" * 10_000)
+        fds.append(fd)
+    return fds
+
+
+def test_a_tree_is_flushed_by_one_sync_of_its_volume(tmp_path, fslog, monkeypatch):
+    """Each file's write-back starts when it is handed over; finish waits for all of
+    it with one syncfs through the tree's root, opened before any file was written."""
+    started: list[str] = []
+    real_start = durable.start_writeback
+
+    def start(fd):
+        started.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_start(fd)
+
+    monkeypatch.setattr(durable, "start_writeback", start)
+    root = tmp_path / "tree"
+    sync = durable.TreeSync(root)
+    root.mkdir()
+    sync.directory(root)
+    (root / "sub").mkdir()
+    sync.directory(root / "sub")
+    for fd in _tree_files(root, ["a", "sub/b", "sub/c"]):
+        sync.file(fd)
+    assert fslog.events == []  # nothing waited for yet
+    sync.finish()
+    assert fslog.events == [("syncfs", fslog.p(root))]
+    assert started == [fslog.p(root / n) for n in ("a", "sub/b", "sub/c")]
+
+
+def test_a_failed_volume_sync_is_raised_and_every_descriptor_closed(
+    tmp_path, monkeypatch
+):
+    opened: list[int] = []
+    closed: list[int] = []
+    real_open, real_close = os.open, os.close
+
+    def track_open(*args, **kwargs):
+        fd = real_open(*args, **kwargs)
+        opened.append(fd)
+        return fd
+
+    def track_close(fd):
+        closed.append(fd)
+        real_close(fd)
+
+    def failing(fd):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(os, "open", track_open)
+    monkeypatch.setattr(os, "close", track_close)
+    monkeypatch.setattr(durable, "syncfs", failing)
+    with pytest.raises(OSError, match="I/O error"), durable.TreeSync(tmp_path) as sync:
+        for fd in _tree_files(tmp_path, ["a", "b"]):
+            sync.file(fd)
+    assert sorted(opened) == sorted(closed)  # the root's descriptor too
+
+
+def test_a_failed_write_back_start_is_raised_and_the_file_closed(
+    tmp_path, monkeypatch
+):
+    def failing(fd):
+        raise OSError(errno.EIO, "I/O error")
+
+    monkeypatch.setattr(durable, "start_writeback", failing)
+    sync = durable.TreeSync(tmp_path)
+    (fd,) = _tree_files(tmp_path, ["a"])
+    with pytest.raises(OSError, match="I/O error"):
+        sync.file(fd)
+    with pytest.raises(OSError):
+        os.fstat(fd)  # closed
+    sync.abort()
+
+
+def test_an_aborted_tree_is_not_synced(tmp_path, fslog):
+    with pytest.raises(ValueError), durable.TreeSync(tmp_path) as sync:
+        for fd in _tree_files(tmp_path, ["a"]):
+            sync.file(fd)
+        raise ValueError("extraction failed")
+    assert fslog.events == []
+
+
+def test_without_the_volume_calls_a_rooted_tree_is_flushed_file_by_file(
+    tmp_path, fslog, monkeypatch
+):
+    monkeypatch.setattr(durable, "_volume_calls", lambda: None)
+    assert not durable.volume_sync_available()
+    with durable.TreeSync(tmp_path) as sync:
+        sync.directory(tmp_path)
+        for fd in _tree_files(tmp_path, ["a", "b"]):
+            sync.file(fd)
+    assert fslog.syncs() == []
+    flushed = fslog.fsyncs()
+    assert {fslog.p(tmp_path / n) for n in "ab"} | {fslog.p(tmp_path)} == set(flushed)
+    assert flushed[fslog.p(tmp_path)] > max(flushed[fslog.p(tmp_path / n)] for n in "ab")

@@ -249,7 +249,7 @@ def extract_bundle(
             return _read_bundle(
                 path, dest, created, limits, allowlist, trust_level, workers=workers
             )
-        with TreeSync() as sync:
+        with TreeSync(dest) as sync:
             return _read_bundle(
                 path, dest, created, limits, allowlist, trust_level, sync, workers
             )
