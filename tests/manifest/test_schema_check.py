@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from collections import OrderedDict
 from decimal import Decimal
 from pathlib import Path
@@ -241,6 +242,15 @@ def test_values_that_are_not_plain_json_are_left_to_the_validator():
     assert check({"b": Decimal(-1)})
 
 
+def test_a_broken_pattern_fails_as_in_the_validator():
+    check = compile_schema({"pattern": "("})
+    assert check is not None
+    with pytest.raises(re.error):
+        check("x")
+    with pytest.raises(re.error):
+        Draft202012Validator({"pattern": "("}).is_valid("x")
+
+
 @pytest.mark.parametrize(
     "schema",
     [
@@ -257,7 +267,6 @@ def test_values_that_are_not_plain_json_are_left_to_the_validator():
         {"enum": ["a", 1]},
         {"type": "str"},
         {"minLength": -1},
-        {"pattern": "("},
         {"properties": {"a": "not a schema"}},
         {"future_keyword": 1},
     ],
