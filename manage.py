@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Django's command-line utility for comfyvn-market."""
 
+import gc
 import os
 import sys
 
@@ -32,7 +33,11 @@ def main() -> None:
         # the time the manifest checks take to load, not the web app's.
         from market.packaging.cli import main as package_main
 
-        sys.exit(package_main(sys.argv))
+        status = package_main(sys.argv)
+        # The bundle is written and closed: spare the exit the collector's passes
+        # over every object the imports made (tens of ms on a small machine).
+        gc.freeze()
+        sys.exit(status)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "comfyvn_site.settings")
     from django.core.management import execute_from_command_line
 

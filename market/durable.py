@@ -38,7 +38,6 @@ import functools
 import os
 import queue
 import re
-import secrets
 import sys
 import threading
 from collections.abc import Iterable
@@ -122,7 +121,8 @@ def start_writeback(fd: int) -> None:
 
 def temp_name(path: Path) -> Path:
     """A fresh hidden name beside ``path`` for the copy being written."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
+    # The bytes secrets.token_hex reads, without loading the random module.
+    return path.with_name(f".{path.name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
 
 
 def is_temp_name(name: str, *, of: str | None = None) -> bool:

@@ -18,23 +18,23 @@ record is recomputed and compared.
 - :mod:`~market.archive.contents`: referenced files and the content record;
 - :mod:`~market.archive.streams`: members inflated, hashed and written on a few
   threads;
-- :mod:`~market.archive.reader`: :func:`inspect_bundle` and :func:`extract_bundle`;
+- :mod:`~market.archive.reader`: :func:`inspect_bundle` and :func:`extract_bundle`
+  (this package loads the reader, its members and streams when one of their names is
+  first used);
 - :mod:`~market.archive.files`: ``open_bundle_files``, single files read from a
   stored bundle for the reviewer (imported from there: the packager, which imports
   this package, starts without it).
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from market.archive.contents import (
     NO_CONTENT_RECORD,
     check_content,
     normalise_with_files,
-)
-from market.archive.members import (
-    RATIO_MIN_BYTES,
-    ArchiveLimits,
-    Member,
-    check_member,
-    iter_members,
 )
 from market.archive.names import (
     MAX_NAME_BYTES,
@@ -45,14 +45,52 @@ from market.archive.names import (
     check_name_collisions,
     fold_name,
 )
-from market.archive.reader import (
-    DEFAULT_LIMITS,
-    MAX_MANIFEST_BYTES,
-    BundleInfo,
-    extract_bundle,
-    inspect_bundle,
-)
-from market.archive.streams import CHUNK_BYTES, DIR_MODE, FILE_MODE
+
+# The reader's names are loaded on first use: the packager needs only the name and
+# content rules above, and starts without the zip reader's checks, dataclasses and
+# threads.
+_READER_NAMES = {
+    "RATIO_MIN_BYTES": "members",
+    "ArchiveLimits": "members",
+    "Member": "members",
+    "check_member": "members",
+    "iter_members": "members",
+    "DEFAULT_LIMITS": "reader",
+    "MAX_MANIFEST_BYTES": "reader",
+    "BundleInfo": "reader",
+    "extract_bundle": "reader",
+    "inspect_bundle": "reader",
+    "CHUNK_BYTES": "streams",
+    "DIR_MODE": "streams",
+    "FILE_MODE": "streams",
+}
+
+if TYPE_CHECKING:
+    from market.archive.members import (
+        RATIO_MIN_BYTES,
+        ArchiveLimits,
+        Member,
+        check_member,
+        iter_members,
+    )
+    from market.archive.reader import (
+        DEFAULT_LIMITS,
+        MAX_MANIFEST_BYTES,
+        BundleInfo,
+        extract_bundle,
+        inspect_bundle,
+    )
+    from market.archive.streams import CHUNK_BYTES, DIR_MODE, FILE_MODE
+else:
+
+    def __getattr__(name: str) -> Any:
+        module = _READER_NAMES.get(name)
+        if module is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+        globals()[name] = value
+        return value
+
 
 __all__ = [
     "CHUNK_BYTES",

@@ -14,12 +14,16 @@ they import from here, not from the modules below, which are laid out by job:
   sections are in ``normalise_identity``, ``normalise_routes``, ``normalise_trust``
   on top of ``normalise_base``.
 - ``digest``: canonical JSON, ``manifest_sha256``, the content record.
-- ``ranges``: SemVer ranges (``compatibility.studio``, ``dependencies``).
+- ``ranges``: SemVer ranges (``compatibility.studio``, ``dependencies``), loaded
+  when first used.
 - ``signatures``: ``trust.signature`` parsing and sha256 verification.
 - ``views``: capabilities, catalogue card, permission glossary, referenced files.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from market.manifest.digest import (
     canonical_json,
@@ -39,15 +43,6 @@ from market.manifest.limits import (
 from market.manifest.normalise import Manifest, normalise_manifest
 from market.manifest.parsing import parse_manifest_bytes, read_manifest_dir
 from market.manifest.problems import ProblemList
-from market.manifest.ranges import (
-    RangeError,
-    VersionRange,
-    dependency_ranges,
-    parse_range,
-    parse_version,
-    satisfies,
-    studio_range,
-)
 from market.manifest.registry import (
     DEFAULT_MANIFEST_VERSION,
     HTTP_METHODS,
@@ -77,6 +72,40 @@ from market.manifest.views import (
     referenced_files,
     slots_glossary,
 )
+
+# The range parser (with its SemVer intervals) is loaded when one of its names is
+# first used: the packager checks a manifest with no ranges without it.
+_RANGE_NAMES = frozenset(
+    {
+        "RangeError",
+        "VersionRange",
+        "dependency_ranges",
+        "parse_range",
+        "parse_version",
+        "satisfies",
+        "studio_range",
+    }
+)
+
+if TYPE_CHECKING:
+    from market.manifest.ranges import (
+        RangeError,
+        VersionRange,
+        dependency_ranges,
+        parse_range,
+        parse_version,
+        satisfies,
+        studio_range,
+    )
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name not in _RANGE_NAMES:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.ranges"), name)
+        globals()[name] = value
+        return value
+
 
 __all__ = [
     "DEFAULT_MANIFEST_VERSION",

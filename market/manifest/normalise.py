@@ -23,7 +23,7 @@ from market.manifest.normalise_trust import TrustSections
 from market.manifest.normalise_versions import VersionSections
 from market.manifest.problems import ProblemList, schema_problems
 from market.manifest.registry import TOP_LEVEL_KEYS
-from market.manifest.schema import schema_validator
+from market.manifest.schema import schema_precheck, schema_validator
 
 # The sandbox needs a valid id, routes and trust level to say anything useful.
 _SANDBOX_INPUTS = frozenset({"", "id", "routes", "trust"})
@@ -93,6 +93,15 @@ class Normaliser(IdentitySections, RouteSections, TrustSections, VersionSections
         return self.data
 
 
+def _schema_problems(raw: dict) -> tuple[list[Problem], bool]:
+    """The schema's problems with ``raw`` (as ``schema_problems``): none, without
+    loading the validator, when the schema's predicates already accept it."""
+    precheck = schema_precheck()
+    if precheck is not None and precheck(raw):
+        return [], True
+    return schema_problems(schema_validator(), raw, limit=MAX_SCHEMA_ERRORS)
+
+
 def normalise_manifest(
     raw: dict,
     *,
@@ -113,9 +122,7 @@ def normalise_manifest(
         raise ManifestError(
             [Problem("", "not_an_object", "the manifest must be a JSON object")]
         )
-    schema_found, complete = schema_problems(
-        schema_validator(), raw, limit=MAX_SCHEMA_ERRORS
-    )
+    schema_found, complete = _schema_problems(raw)
     if value_problems:
         # Values that no JSON library round-trips: stop before copying them.
         found = ProblemList()

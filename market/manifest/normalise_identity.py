@@ -6,9 +6,8 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
-
-import semver
 
 from market.manifest.normalise_base import NormaliserBase, fold_strings
 from market.manifest.problems import short
@@ -22,6 +21,17 @@ from market.manifest.registry import (
     SUPPORTED_MANIFEST_VERSIONS,
 )
 from market.manifest.wording import did_you_mean, unknown_name
+
+# SemVer 2.0.0 (the regular expression of semver.org), ASCII digits, matched against
+# the whole string: what ``semver.Version.parse`` accepts, without loading semver
+# for every manifest (the range parser, which needs its versions, loads it).
+_SEMVER_RE = re.compile(
+    r"(?P<major>0|[1-9][0-9]*)\.(?P<minor>0|[1-9][0-9]*)\.(?P<patch>0|[1-9][0-9]*)"
+    r"(?:-(?P<prerelease>(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*)"
+    r"(?:\.(?:0|[1-9][0-9]*|[0-9]*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+(?P<build>[0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?",
+    re.ASCII,
+)
 
 
 class IdentitySections(NormaliserBase):
@@ -154,8 +164,4 @@ class IdentitySections(NormaliserBase):
 def _is_semver(version: str) -> bool:
     if len(version) > MAX_VERSION_LENGTH:
         return False
-    try:
-        semver.Version.parse(version)
-    except (ValueError, TypeError):
-        return False
-    return True
+    return _SEMVER_RE.fullmatch(version) is not None

@@ -9,7 +9,6 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from market.hooks_catalog import HOOK_NAMES, get_hook
 from market.manifest.normalise_base import NormaliserBase, fold_strings
 from market.manifest.paths import (
     bundle_path_problem,
@@ -192,9 +191,15 @@ class RouteSections(NormaliserBase):
 
     def _hooks(self) -> None:
         items = self.raw.get("hooks", [])
+        if not isinstance(items, list) or not items:
+            self.data["hooks"] = []
+            return
+        # Here: the hook catalogue is loaded only for a manifest that names hooks.
+        from market.hooks_catalog import HOOK_NAMES, get_hook
+
         out: list[str] = []
         scopes = self._scopes()
-        for i, name in enumerate(items if isinstance(items, list) else []):
+        for i, name in enumerate(items):
             if not isinstance(name, str):
                 continue
             hook = get_hook(name)

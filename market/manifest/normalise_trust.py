@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import copy
-from datetime import datetime
 from typing import Any
 
 from market.manifest.normalise_base import NormaliserBase
@@ -56,6 +55,8 @@ class TrustSections(NormaliserBase):
         verified_at = trust.get("verified_at")
         if isinstance(verified_at, str):
             out["verified_at"] = verified_at
+            from datetime import datetime  # here: most manifests have no date
+
             try:
                 datetime.fromisoformat(verified_at)
             except ValueError:

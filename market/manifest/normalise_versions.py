@@ -14,7 +14,6 @@ from typing import Any
 
 from market.manifest.normalise_base import NormaliserBase
 from market.manifest.problems import short
-from market.manifest.ranges import RangeError, parse_range
 from market.manifest.registry import (
     COMPATIBILITY_KEYS,
     ID_RE,
@@ -67,6 +66,9 @@ class VersionSections(NormaliserBase):
         self.data["dependencies"] = out
 
     def _range(self, text: str, at: str) -> str:
+        # Here: a manifest without ranges is checked without loading the parser.
+        from market.manifest.ranges import RangeError, parse_range
+
         try:
             return parse_range(text).text
         except RangeError as exc:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable, Iterator
-from typing import Any
-
-from jsonschema import Draft202012Validator, ValidationError
+from typing import TYPE_CHECKING, Any
 
 from market.errors import (
     MAX_LISTED,
@@ -20,6 +18,11 @@ from market.errors import (
     problem_sort_key,
 )
 from market.manifest.wording import REGISTRIES, did_you_mean, pattern_rule, unknown_name
+
+if TYPE_CHECKING:
+    # Only the validator's results are read here; normalise_manifest imports it
+    # when a manifest needs it.
+    from jsonschema import Draft202012Validator, ValidationError
 
 # Problem code of a schema failure (other than type/required) by top-level field.
 _FIELD_CODES = {

@@ -6,7 +6,6 @@ A modder reads ``unknown hook 'on_scene_exit'; did you mean 'on_scene_enter'?`` 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable
 from typing import Any
 
@@ -58,6 +57,8 @@ def did_you_mean(value: Any, choices: Iterable[str]) -> str:
     """``"; did you mean 'x'?"`` for the closest of ``choices``, or ``""``."""
     if not isinstance(value, str) or not value or len(value) > _MAX_SUGGESTED_LENGTH:
         return ""
+    import difflib  # here: a valid manifest never needs it
+
     options = [c for c in choices if c != value]
     found = difflib.get_close_matches(value, options, n=1)
     if not found:

@@ -10,7 +10,6 @@ reproducibility check behind ``manage.py package --check``.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
@@ -135,6 +134,8 @@ def check_package(
     chosen here). The rebuild goes to a temporary folder that is removed before
     returning: the result's ``path`` names where it was, for the record.
     """
+    import tempfile  # here, so that a build starts without it
+
     options.pop("force", None)
     options["durable"] = False  # a rebuild compared and thrown away
     bundle_sha256, bundle_size = file_digest(bundle)

@@ -21,7 +21,6 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn, Protocol, TextIO
 
-from market.archive import inspect_bundle
 from market.errors import ManifestError, MarketError
 from market.manifest import TRUST_LEVELS
 from market.packaging.builder import build_package, check_package, file_digest
@@ -202,6 +201,9 @@ class Progress:
 
 def _content_verdict(bundle: str, ours: str) -> str:
     """Whether differing bytes still hold the same files (e.g. another zlib)."""
+    # Only a failed --check reads a bundle: a build starts without the reader.
+    from market.archive import inspect_bundle
+
     try:
         theirs = inspect_bundle(bundle).manifest.digest()
     except MarketError as exc:
