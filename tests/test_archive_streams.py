@@ -3,9 +3,12 @@ thread, the first failure in name order, nothing left behind."""
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import threading
 import zipfile
+import zlib
 from pathlib import Path
 
 import pytest
@@ -163,48 +166,86 @@ def test_small_bundles_stay_on_the_calling_thread(ws: Workspace, monkeypatch) ->
     assert started == [4]
 
 
-def test_a_thread_that_cannot_read_the_archive_leaves_its_share_to_the_caller(
+def test_a_read_failure_on_a_thread_fails_the_extraction_and_leaves_nothing(
     ws: Workspace, threads_always: Seen, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = streams.PositionalFile.read
+    real = streams.ArchiveBytes.read_at
 
-    def broken(self, n=-1):
-        raise OSError("unreadable")
+    def failing(self, offset, n):
+        if threading.current_thread().name == "market-extract":
+            raise OSError(errno.EIO, "Input/output error")
+        return real(self, offset, n)
 
-    monkeypatch.setattr(streams.PositionalFile, "read", broken)
-    threads_always.wait_for_threads = False
-    files = many_files(20)
-    info = extract_bundle(ws.bundle(good_entries(files)), ws.out / "d", workers=2)
-    assert info.content_verified is True
-    assert set(threads_always) == {threading.current_thread().name}
-    monkeypatch.setattr(streams.PositionalFile, "read", real)
+    monkeypatch.setattr(streams.ArchiveBytes, "read_at", failing)
+    bundle = ws.bundle(good_entries(many_files(20)))
+    before = listing(ws.root)
+    with pytest.raises(OSError, match="Input/output error"):
+        extract_bundle(bundle, ws.out / "d", workers=2, durable=True)
+    assert listing(ws.root) == before
+    assert "market-extract" in threads_always
 
 
-def test_positional_file_keeps_its_own_offset(tmp_path: Path) -> None:
+def test_archive_bytes_read_at_offsets_without_moving_the_handle(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "data"
     path.write_bytes(bytes(range(256)))
     with open(path, "rb") as handle:
-        one = streams.PositionalFile(handle.fileno(), 256)
-        two = streams.PositionalFile(handle.fileno(), 256)
-        assert one.read(10) == bytes(range(10))
-        assert two.read(3) == bytes(range(3))
-        assert one.tell() == 10 and two.tell() == 3
+        source = streams.ArchiveBytes(handle, 256)
+        assert source.parallel
+        assert source.read_at(10, 5) == bytes(range(10, 15))
+        assert source.read_at(250, 50) == bytes(range(250, 256))
+        assert source.read_at(256, 10) == b""
         assert handle.tell() == 0  # the shared descriptor's offset never moves
-        assert one.seek(-6, os.SEEK_END) == 250
-        assert one.read() == bytes(range(250, 256))
-        assert one.read(5) == b""
-        assert two.seek(4, os.SEEK_CUR) == 7
-        assert two.read(2) == bytes([7, 8])
-        with pytest.raises(ValueError):
-            one.seek(-1)
-        short = streams.PositionalFile(handle.fileno(), 100)  # bytes past it unseen
-        assert short.seek(0, os.SEEK_END) == 100
-        assert short.read(10) == b""
-        short.seek(95)
-        assert short.read(50) == bytes(range(95, 100))
-        # zipfile reads a whole archive through it
-        write_zip(tmp_path / "z.zip", [("a.txt", b"hello")])
-    with open(tmp_path / "z.zip", "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        with zipfile.ZipFile(streams.PositionalFile(handle.fileno(), size)) as zf:
-            assert zf.read("a.txt") == b"hello"
+        short = streams.ArchiveBytes(handle, 100)  # bytes past its size unseen
+        assert short.read_at(95, 50) == bytes(range(95, 100))
+        assert short.read_at(100, 1) == b""
+        monkeypatch.delattr(os, "pread")  # as on Windows: one thread, seeking
+        single = streams.ArchiveBytes(handle, 100)
+        assert not single.parallel
+        assert single.read_at(95, 50) == bytes(range(95, 100))
+
+
+def test_threads_are_only_used_where_reads_are_positional(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(streams, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.delattr(os, "pread")
+    started: list[int] = []
+    monkeypatch.setattr(streams._Pool, "run", lambda self, w: started.append(w))
+    info = extract_bundle(ws.bundle(good_entries(many_files(8))), ws.out / "d")
+    assert info.content_verified and started == []
+
+
+@pytest.mark.parametrize("inflate", ["zlib", "isal"])
+def test_either_inflater_gives_the_same_files_and_records(
+    ws: Workspace, monkeypatch: pytest.MonkeyPatch, inflate: str
+) -> None:
+    from isal import isal_zlib
+
+    monkeypatch.setattr(streams, "INFLATE", zlib if inflate == "zlib" else isal_zlib)
+    files = many_files()
+    bundle = ws.bundle(good_entries(files))
+    info = extract_bundle(bundle, ws.out / inflate, workers=2)
+    assert info.content_verified
+    for name, data in files.items():
+        assert (ws.out / inflate / name).read_bytes() == data
+    assert info.sha256 == hashlib.sha256(bundle.read_bytes()).hexdigest()
+
+
+def test_the_bundle_is_hashed_alongside_and_the_hash_stops_with_a_refusal(
+    ws: Workspace,
+) -> None:
+    files = many_files(10)
+    entries = [
+        (n, b"changed" if n == "part0/sub0/blob_000.bin" else d)
+        for n, d in good_entries(files)
+    ]
+    bundle = ws.bundle(entries)
+    with pytest.raises(ContentMismatchError):
+        extract_bundle(bundle, ws.out / "d")
+    assert not [t for t in threading.enumerate() if t.name == "market-hash"]
+    good = ws.bundle(good_entries(files))
+    info = inspect_bundle(good)
+    assert info.sha256 == hashlib.sha256(good.read_bytes()).hexdigest()
+    assert not [t for t in threading.enumerate() if t.name == "market-hash"]

@@ -124,9 +124,12 @@ def open_bundle_files(
     otherwise ``sha256`` is ``""`` and only the directory and the files asked for
     are read.
     """
-    with _open_bundle(path, limits, hashed=hashed) as (zf, sha256, size, directory):
-        members = iter_members(zf, limits, package_size=size, directory=directory)
-        yield BundleFiles(zf, members, sha256, size)
+    with _open_bundle(path, limits, hashed=hashed) as bundle:
+        sha256 = bundle.sha256()
+        members = iter_members(
+            bundle.zf, limits, package_size=bundle.size, directory=bundle.directory
+        )
+        yield BundleFiles(bundle.zf, members, sha256, bundle.size)
 
 
 __all__ = ["BundleFiles", "FileEntry", "open_bundle_files"]

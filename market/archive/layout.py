@@ -38,9 +38,11 @@ _DESCRIPTOR_SIG = b"PK\x07\x08"
 
 def check_layout(
     handle: IO[bytes], members: Sequence[Member], directory: Directory
-) -> None:
-    """The members tile the archive from byte 0 to the central directory exactly."""
+) -> dict[str, int]:
+    """The members tile the archive from byte 0 to the central directory exactly;
+    where each member's data starts, by name."""
     expected, previous = 0, None
+    data_offsets: dict[str, int] = {}
     for member in sorted(members, key=lambda m: m.info.header_offset):
         start = member.info.header_offset
         if start < expected:
@@ -59,13 +61,15 @@ def check_layout(
                 "entry (hidden data or a prepended stub)",
                 entry=member.name,
             )
-        expected, previous = _member_end(handle, member, directory.offset), member.name
+        data_at, expected = _member_extent(handle, member, directory.offset)
+        data_offsets[member.name], previous = data_at, member.name
     if expected != directory.offset:
         raise corrupt(
             "tiling",
             f"{directory.offset - expected} bytes before the central directory "
             "belong to no entry (hidden data)",
         )
+    return data_offsets
 
 
 def raw_name(info: zipfile.ZipInfo) -> bytes:
@@ -74,8 +78,9 @@ def raw_name(info: zipfile.ZipInfo) -> bytes:
     return info.orig_filename.encode(encoding)
 
 
-def _member_end(handle: IO[bytes], member: Member, limit: int) -> int:
-    """Where ``member`` (local header, name, extra, data, descriptor) ends."""
+def _member_extent(handle: IO[bytes], member: Member, limit: int) -> tuple[int, int]:
+    """Where ``member``'s data starts, and where the member (local header, name,
+    extra, data, descriptor) ends."""
     info, name = member.info, member.name
     start = info.header_offset
 
@@ -133,7 +138,7 @@ def _member_end(handle: IO[bytes], member: Member, limit: int) -> int:
     if data_end > limit:
         raise refuse("tiling", "its data runs into the central directory")
     if not descriptor:
-        return data_end
+        return data_at, data_end
     if method != zipfile.ZIP_DEFLATED:
         raise refuse(
             "data_descriptor",
@@ -146,7 +151,7 @@ def _member_end(handle: IO[bytes], member: Member, limit: int) -> int:
             "data_descriptor",
             "its data descriptor is missing or differs from the directory",
         )
-    return end
+    return data_at, end
 
 
 def _descriptor_end(

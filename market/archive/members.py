@@ -15,7 +15,7 @@ from __future__ import annotations
 import stat
 import struct
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from market.archive.directory import (
@@ -58,12 +58,14 @@ class ArchiveLimits:
 
 @dataclass(frozen=True)
 class Member:
-    """A checked archive member: its name, path segments and zip record."""
+    """A checked archive member: its name, path segments and zip record, and once
+    the layout is checked, where its data starts (after its local header)."""
 
     info: zipfile.ZipInfo
     name: str
     parts: tuple[str, ...]
     is_dir: bool
+    data_offset: int = -1
 
 
 def enforce(what: str, value: float, limit: float, **details: Any) -> None:
@@ -156,8 +158,8 @@ def iter_members(
     check_name_collisions(m.name for m in members)
     if zf.fp is None:
         raise ArchiveError("the archive is closed")
-    check_layout(zf.fp, members, directory)
-    return members
+    offsets = check_layout(zf.fp, members, directory)
+    return [replace(m, data_offset=offsets[m.name]) for m in members]
 
 
 __all__ = [

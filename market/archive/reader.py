@@ -16,12 +16,13 @@ import hashlib
 import os
 import shutil
 import stat
+import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from market.archive.contents import check_content, normalise_with_files
 from market.archive.directory import Directory, corrupt, read_directory
@@ -30,6 +31,7 @@ from market.archive.streams import (
     ARCHIVE_FAILURES,
     CHUNK_BYTES,
     DIR_MODE,
+    ArchiveBytes,
     make_folders,
     stream,
     stream_members,
@@ -68,13 +70,83 @@ class BundleInfo:
     entries: tuple[str, ...]
 
 
+class _BundleHash:
+    """The SHA-256 of the first ``size`` bytes of ``fd``, computed on a thread of
+    its own (hashlib releases the GIL) while the caller checks and streams the
+    bundle: its bytes are read once more from the page cache, off the critical
+    path. :meth:`hexdigest` waits for it; :meth:`stop` abandons it."""
+
+    def __init__(self, fd: int, size: int) -> None:
+        self._fd, self._size = fd, size
+        self._digest = hashlib.sha256()
+        self._stopped = False
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="market-hash")
+        self._thread.start()
+
+    def _run(self) -> None:
+        offset = 0
+        try:
+            while offset < self._size and not self._stopped:
+                want = min(CHUNK_BYTES, self._size - offset)
+                chunk = os.pread(self._fd, want, offset)
+                if not chunk:
+                    raise corrupt("file", "the bundle changed while it was read")
+                self._digest.update(chunk)
+                offset += len(chunk)
+        except BaseException as exc:  # raised by hexdigest()
+            self._error = exc
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._thread.join()
+
+    def hexdigest(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._digest.hexdigest()
+
+
+def _hash_now(handle: IO[bytes], size: int) -> str:
+    digest, left = hashlib.sha256(), size
+    handle.seek(0)
+    while left and (chunk := handle.read(min(CHUNK_BYTES, left))):
+        digest.update(chunk)
+        left -= len(chunk)
+    if left:
+        raise corrupt("file", "the bundle changed while it was read")
+    return digest.hexdigest()
+
+
+@dataclass
+class OpenBundle:
+    """An open bundle: zipfile's view, the positional reader of its bytes, its size
+    as opened and its central directory as checked before zipfile read it."""
+
+    zf: zipfile.ZipFile
+    source: ArchiveBytes
+    size: int
+    directory: Directory
+    _hash: _BundleHash | None
+    _sha256: str
+
+    def sha256(self) -> str:
+        """The SHA-256 of exactly the ``size`` bytes parsed ("" if not hashed)."""
+        if self._hash is not None:
+            self._sha256, self._hash = self._hash.hexdigest(), None
+        return self._sha256
+
+
 @contextmanager
 def _open_bundle(
     path: str | Path, limits: ArchiveLimits, *, hashed: bool = True
-) -> Iterator[tuple[zipfile.ZipFile, str, int, Directory]]:
-    """The open archive, with the SHA-256 and size of exactly the bytes it parses,
-    and its central directory as checked before zipfile read it. Without ``hashed``
-    the digest is ``""`` and the bundle is not read whole (a reader of one file)."""
+) -> Iterator[OpenBundle]:
+    """The open bundle (see :class:`OpenBundle`), its length fixed when opened.
+
+    With ``hashed``, its SHA-256 is computed alongside (on a thread where positional
+    reads exist); without, it is not read whole (a reader of one file).
+    """
     try:
         handle = open(path, "rb")  # noqa: SIM115 - closed by the with below
     except OSError as exc:
@@ -82,40 +154,42 @@ def _open_bundle(
         reason = exc.strerror or type(exc).__name__
         raise corrupt("file", f"cannot read the bundle: {reason}") from exc
     with handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
             raise corrupt("file", "the bundle is not a regular file")
-        digest, size = hashlib.sha256(), 0
-        if not hashed:
-            size = os.fstat(handle.fileno()).st_size
-        while hashed and (chunk := handle.read(CHUNK_BYTES)):
-            size += len(chunk)
-            if size > limits.max_package_bytes:
-                break
-            digest.update(chunk)
+        size = info.st_size
         if size > limits.max_package_bytes:
             raise PackageTooLargeError(
                 f"the bundle is over {limits.max_package_bytes} bytes",
                 details={"limit": limits.max_package_bytes},
             )
-        directory = read_directory(handle, size, limits)
-        handle.seek(0)
+        source = ArchiveBytes(handle, size)
+        threaded = hashed and source.parallel
+        hasher = _BundleHash(handle.fileno(), size) if threaded else None
         try:
-            zf = zipfile.ZipFile(handle)
-        except UnicodeDecodeError as exc:
-            raise UnsafePathError(
-                "an entry name is not valid UTF-8", details={"rule": "encoding"}
-            ) from exc
-        except OSError as exc:
-            reason = exc.strerror or type(exc).__name__
-            raise corrupt("zip", f"not a readable zip archive: {reason}") from exc
-        except ARCHIVE_FAILURES as exc:
-            raise corrupt("zip", f"not a readable zip archive: {exc}") from exc
-        with zf:
-            yield zf, digest.hexdigest() if hashed else "", size, directory
+            sha256 = _hash_now(handle, size) if hashed and hasher is None else ""
+            directory = read_directory(handle, size, limits)
+            handle.seek(0)
+            try:
+                zf = zipfile.ZipFile(handle)
+            except UnicodeDecodeError as exc:
+                raise UnsafePathError(
+                    "an entry name is not valid UTF-8", details={"rule": "encoding"}
+                ) from exc
+            except OSError as exc:
+                reason = exc.strerror or type(exc).__name__
+                raise corrupt("zip", f"not a readable zip archive: {reason}") from exc
+            except ARCHIVE_FAILURES as exc:
+                raise corrupt("zip", f"not a readable zip archive: {exc}") from exc
+            with zf:
+                yield OpenBundle(zf, source, size, directory, hasher, sha256)
+        finally:
+            if hasher is not None:
+                hasher.stop()  # never reading after the file is closed
 
 
 def _read_manifest(
-    zf: zipfile.ZipFile, by_name: dict[str, Member]
+    source: ArchiveBytes, by_name: dict[str, Member]
 ) -> tuple[dict[str, Any], str]:
     """The manifest as written, and the name of the member it came from."""
     for source_name in MANIFEST_FILENAMES:
@@ -125,7 +199,7 @@ def _read_manifest(
         # Held to the manifest's byte limit before a byte is inflated: stream stops
         # at the declared size, so a small member cannot grow past it.
         check_manifest_size(member.info.file_size)
-        raw, _, _ = stream(zf, member, None, keep=True)
+        raw, _, _ = stream(source, member, None, keep=True)
         return parse_manifest_bytes(raw, source_name=source_name), source_name
     raise ManifestMissingError(
         f"the bundle has no {' or '.join(MANIFEST_FILENAMES)} at its root",
@@ -138,14 +212,14 @@ MISSING_CODES = frozenset({"missing_file", "missing_entry_module"})
 
 
 def _load_manifest(
-    zf: zipfile.ZipFile,
+    source: ArchiveBytes,
     files: list[Member],
     allowlist: Allowlist | None,
     trust_level: str | None,
 ) -> Manifest:
     """The normalised manifest; every file it references must be a member."""
     by_name = {m.name: m for m in files}
-    data, source_name = _read_manifest(zf, by_name)
+    data, source_name = _read_manifest(source, by_name)
     try:
         return normalise_with_files(
             data,
@@ -157,13 +231,13 @@ def _load_manifest(
     except ManifestError as exc:
         if any(p.code in MISSING_CODES for p in exc.problems):
             # Files gone since packaging: the content record tells the real story.
-            records = [_record(zf, m) for m in files if m.name != source_name]
+            records = [_record(source, m) for m in files if m.name != source_name]
             check_content(data, records)
         raise
 
 
-def _record(zf: zipfile.ZipFile, member: Member) -> tuple[str, str, int]:
-    _, digest, count = stream(zf, member, None)
+def _record(source: ArchiveBytes, member: Member) -> tuple[str, str, int]:
+    _, digest, count = stream(source, member, None)
     return member.name, digest, count
 
 
@@ -177,10 +251,13 @@ def _read_bundle(
     sync: TreeSync | None = None,
     workers: int | None = None,
 ) -> BundleInfo:
-    with _open_bundle(path, limits) as (zf, sha256, size, directory):
-        members = iter_members(zf, limits, package_size=size, directory=directory)
+    with _open_bundle(path, limits) as bundle:
+        size = bundle.size
+        members = iter_members(
+            bundle.zf, limits, package_size=size, directory=bundle.directory
+        )
         files = sorted((m for m in members if not m.is_dir), key=lambda m: m.name)
-        manifest = _load_manifest(zf, files, allowlist, trust_level)
+        manifest = _load_manifest(bundle.source, files, allowlist, trust_level)
         if dest is not None:
             os.mkdir(dest, DIR_MODE)
             created.append(dest)
@@ -188,15 +265,14 @@ def _read_bundle(
             if sync is not None:
                 sync.directory(dest)
             make_folders(dest, files, sync)
-        streamed = stream_members(
-            zf, files, dest, sync, workers=workers, archive_size=size
-        )
+        streamed = stream_members(bundle.source, files, dest, sync, workers=workers)
         records = [
             (member.name, digest, count)
             for member, (digest, count) in zip(files, streamed, strict=True)
             if member.name != manifest.source_name
         ]
         verified, warnings = check_content(manifest.data, records)
+        sha256 = bundle.sha256()
     return BundleInfo(
         manifest=manifest,
         sha256=sha256,

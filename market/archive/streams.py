@@ -1,12 +1,15 @@
 """Streaming a checked bundle's members: inflated, counted, hashed, maybe written.
 
-Inflating and CRC (zlib), hashing (hashlib) and writing all release the GIL for
-large buffers, so a few threads stream a large bundle about as many times faster as
-there are free cores. :func:`stream_members` hands the members out in name order
-to ``workers`` threads (the calling thread is one of them); each extra thread reads
-the archive through its own :class:`zipfile.ZipFile` over the same open file with
-positional reads (``os.pread``), so no thread moves another's file offset and every
-thread parses the very bytes that were hashed. Where ``os.pread`` is missing
+Each member's data is read from where the layout check found it
+(:attr:`Member.data_offset`), inflated (ISA-L's inflate through ``isal`` where it is
+installed, about twice zlib's speed; zlib otherwise), CRC-checked against its
+record, hashed and counted, so a size that lies cannot slip through. Inflating, CRC,
+hashing, reading and writing all release the GIL for large buffers, so a few threads
+stream a large bundle about as many times faster as there are free cores.
+:func:`stream_members` hands the members out in name order to ``workers`` threads
+(the calling thread is one of them), all reading the one open file with positional
+reads (``os.pread``), so no thread moves another's file offset and none reads a
+byte past the archive's length as it was when opened. Where ``os.pread`` is missing
 (Windows), or the bundle is small, the calling thread streams everything.
 
 A failure stops the hand-out; members already taken are finished, and the failure
@@ -25,18 +28,24 @@ import threading
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from market.archive.directory import corrupt
 from market.archive.members import Member
 from market.durable import TreeSync
 from market.errors import UnsafePathError
 
+INFLATE: Any
+try:  # the same API as zlib's, twice as fast to inflate
+    from isal import isal_zlib as INFLATE
+except ImportError:  # pragma: no cover - a platform without isal's wheels
+    INFLATE = zlib
+
 MIB = 1024 * 1024
 CHUNK_BYTES = MIB
 FILE_MODE, DIR_MODE = 0o644, 0o755
-# Below this much data a second thread costs more (its own parse of the central
-# directory, a thread start) than it saves.
+# Below this much data a second thread costs more (a thread start, the GIL handed
+# back and forth) than it saves.
 PARALLEL_MIN_BYTES = 4 * MIB
 MAX_WORKERS = 4
 RUN_FILES = 64  # members of one folder handed to a thread at once
@@ -45,12 +54,12 @@ _BAD_ZIP = (
     zipfile.BadZipFile,
     zipfile.LargeZipFile,
     zlib.error,
+    INFLATE.error,
     EOFError,
     struct.error,
 )
 # zipfile also reports unreadable structures as these.
 ARCHIVE_FAILURES = (*_BAD_ZIP, NotImplementedError, ValueError)
-_DECOMPRESSOR = type(zlib.decompressobj())
 
 Record = tuple[str, int]  # (sha256, size) of one member
 
@@ -60,95 +69,112 @@ def default_workers() -> int:
     return max(1, min(MAX_WORKERS, os.cpu_count() or 1))
 
 
+class ArchiveBytes:
+    """The first ``size`` bytes of an open archive, read at given offsets.
+
+    With ``os.pread`` any number of threads read at once (:attr:`parallel`), none
+    moving the handle's offset; without it reads seek the handle, one at a time.
+    """
+
+    def __init__(self, handle: IO[bytes], size: int) -> None:
+        self._handle, self.size = handle, size
+        self._fd: int | None = None
+        if hasattr(os, "pread"):
+            try:
+                self._fd = handle.fileno()
+            except (AttributeError, OSError, ValueError):
+                self._fd = None
+        self.parallel = self._fd is not None
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``offset``, never one past :attr:`size`."""
+        n = max(0, min(n, self.size - offset))
+        if not n:
+            return b""
+        if self._fd is not None:
+            return os.pread(self._fd, n, offset)
+        self._handle.seek(offset)
+        return self._handle.read(n)
+
+
+def _chunks(source: ArchiveBytes, member: Member, state: dict[str, bool]):
+    """The member's data, inflated if deflated, in pieces of at most CHUNK_BYTES;
+    ``state["ended"]`` says at the end whether the data ended exactly where its
+    record says (a deflate stream that ends, with nothing after it)."""
+    info = member.info
+    offset, left = member.data_offset, info.compress_size
+    if offset < 0:
+        raise ValueError(f"entry {member.name!r} has no checked data offset")
+    inflater = (
+        INFLATE.decompressobj(-15)
+        if info.compress_type == zipfile.ZIP_DEFLATED
+        else None
+    )
+    state["ended"] = inflater is None
+    while left:
+        raw = source.read_at(offset, min(CHUNK_BYTES, left))
+        if not raw:
+            raise EOFError("the archive ends inside this entry")
+        offset, left = offset + len(raw), left - len(raw)
+        if inflater is None:
+            yield raw
+            continue
+        data = inflater.decompress(raw, CHUNK_BYTES)
+        while True:
+            if data:
+                yield data
+            tail = inflater.unconsumed_tail
+            if not tail or inflater.eof:
+                break
+            data = inflater.decompress(tail, CHUNK_BYTES)
+        if inflater.eof:
+            break
+    if inflater is not None:
+        # zipfile stops at the end of the stream and ignores any bytes after it
+        # within the compressed size, and it accepts a stream that never ends once
+        # the sizes are reached; a streaming reader would read such bytes as the
+        # next header, so both are refused.
+        state["ended"] = bool(inflater.eof and not inflater.unused_data and not left)
+
+
 def stream(
-    zf: zipfile.ZipFile, member: Member, out: IO[bytes] | None, *, keep: bool = False
+    source: ArchiveBytes, member: Member, out: IO[bytes] | None, *, keep: bool = False
 ) -> tuple[bytes, str, int]:
     """Stream a member, counting and hashing: ``(bytes if keep, sha256, size)``."""
-    declared = member.info.file_size
-    digest, count, kept = hashlib.sha256(), 0, bytearray()
+    name, declared = member.name, member.info.file_size
+    digest, count, crc, kept = hashlib.sha256(), 0, 0, bytearray()
+    state: dict[str, bool] = {}
     try:
-        with zf.open(member.info) as src:
-            while chunk := src.read(CHUNK_BYTES):
-                count += len(chunk)
-                if count > declared:
-                    break  # reported below with the real count so far
-                digest.update(chunk)
-                if keep:
-                    kept += chunk
-                if out is not None:
-                    out.write(chunk)
-            if count == declared and not _deflate_ended(src):
-                raise corrupt(
-                    "deflate_end",
-                    f"entry {member.name!r}: its deflate stream does not end exactly "
-                    "where its data ends",
-                    entry=member.name,
-                )
+        for chunk in _chunks(source, member, state):
+            count += len(chunk)
+            if count > declared:
+                break  # reported below with the real count so far
+            digest.update(chunk)
+            crc = INFLATE.crc32(chunk, crc)
+            if keep:
+                kept += chunk
+            if out is not None:
+                out.write(chunk)
     except ARCHIVE_FAILURES as exc:
+        raise corrupt("data", f"entry {name!r} is corrupt: {exc}", entry=name) from exc
+    if count <= declared and crc != member.info.CRC:
         raise corrupt(
-            "data", f"entry {member.name!r} is corrupt: {exc}", entry=member.name
-        ) from exc
+            "data", f"entry {name!r} is corrupt: its CRC-32 does not match", entry=name
+        )
     if count != declared:
         raise corrupt(
             "size",
-            f"entry {member.name!r} holds {count} bytes, not the declared {declared}",
-            entry=member.name,
+            f"entry {name!r} holds {count} bytes, not the declared {declared}",
+            entry=name,
+        )
+    if not state.get("ended"):
+        raise corrupt(
+            "deflate_end",
+            f"entry {name!r}: its deflate stream does not end exactly where its "
+            "data ends",
+            entry=name,
         )
     return bytes(kept), digest.hexdigest(), count
-
-
-def _deflate_ended(src: IO[bytes]) -> bool:
-    """Whether a finished entry's deflate stream ended exactly at its data's end.
-
-    zipfile stops at the end of the stream and ignores any bytes after it within the
-    compressed size, and it accepts a stream that never ends once the sizes are
-    reached; a streaming reader would read such bytes as the next header, so they
-    are refused. (ZipExtFile keeps the decompressor and the bytes left to read in
-    these private attributes; the tests pin them.)
-    """
-    decompressor = getattr(src, "_decompressor", None)
-    if not isinstance(decompressor, _DECOMPRESSOR):
-        return True  # stored: its size is its extent
-    left = src._compress_left  # type: ignore[attr-defined]
-    return bool(decompressor.eof and not decompressor.unused_data and left == 0)
-
-
-class PositionalFile:
-    """The first ``size`` bytes of a descriptor it does not own, as a read-only file
-    object read with ``os.pread``: its own offset, so threads sharing the
-    descriptor never race."""
-
-    def __init__(self, fd: int, size: int) -> None:
-        self._fd, self._size, self._pos = fd, size, 0
-
-    def read(self, n: int = -1) -> bytes:
-        left = max(0, self._size - self._pos)  # never a byte past ``size``
-        n = left if n is None or n < 0 else min(n, left)
-        if not n:
-            return b""
-        data = os.pread(self._fd, n, self._pos)
-        self._pos += len(data)
-        return data
-
-    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:
-        base = {os.SEEK_SET: 0, os.SEEK_CUR: self._pos, os.SEEK_END: self._size}
-        position = base[whence] + offset
-        if position < 0:
-            raise ValueError("negative seek position")
-        self._pos = position
-        return position
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seekable(self) -> bool:
-        return True
-
-    def readable(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
 
 
 def make_folders(dest: Path, files: list[Member], sync: TreeSync | None) -> None:
@@ -177,71 +203,67 @@ def make_folders(dest: Path, files: list[Member], sync: TreeSync | None) -> None
                 sync.directory(folder)
 
 
+_CREATE = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_EXCL
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
 def write_member(
-    zf: zipfile.ZipFile, member: Member, dest: Path, sync: TreeSync | None
+    source: ArchiveBytes, member: Member, dest: Path, sync: TreeSync | None
 ) -> Record:
     """Create the member's file (never an existing one, never through a symlink)
     in its folder, made by :func:`make_folders`, and stream the member into it."""
-    target = dest.joinpath(*member.parts)
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(target, flags | getattr(os, "O_CLOEXEC", 0), FILE_MODE)
+    target = os.path.join(dest, *member.parts)
+    fd = os.open(target, _CREATE, FILE_MODE)
     try:
-        os.fchmod(fd, FILE_MODE)
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, FILE_MODE)
         with os.fdopen(fd, "wb", closefd=False) as out:
-            _, digest, count = stream(zf, member, out)
+            _, digest, count = stream(source, member, out)
     except BaseException:
         os.close(fd)
         raise
     if sync is None:
         os.close(fd)
     else:
-        sync.file(fd)  # flushed and closed while the next member is written
+        sync.file(fd)  # flushed (or its write-back started) and closed
     return digest, count
 
 
 def stream_members(
-    zf: zipfile.ZipFile,
+    source: ArchiveBytes,
     files: list[Member],
     dest: Path | None,
     sync: TreeSync | None = None,
     *,
     workers: int | None = None,
-    archive_size: int | None = None,
 ) -> list[Record]:
     """``(sha256, size)`` of every member of ``files``, in order, each streamed (and
-    written under ``dest``, whose folders must exist) on up to ``workers`` threads.
-
-    ``archive_size`` is the length of the archive as it was hashed: the extra
-    threads see no byte past it (by default, the file's size now).
-    """
+    written under ``dest``, whose folders must exist) on up to ``workers`` threads."""
     workers = default_workers() if workers is None else max(1, workers)
-    fd = _descriptor(zf)
     total = sum(m.info.compress_size for m in files)
-    if workers == 1 or len(files) < 2 or total < PARALLEL_MIN_BYTES or fd is None:
-        return [_one(zf, m, dest, sync) for m in files]
-    if archive_size is None:
-        archive_size = os.fstat(fd).st_size
-    pool = _Pool(zf, fd, archive_size, files, dest, sync)
-    return pool.run(min(workers, len(files)))
+    if (
+        workers == 1
+        or len(files) < 2
+        or total < PARALLEL_MIN_BYTES
+        or not source.parallel
+    ):
+        return [_one(source, m, dest, sync) for m in files]
+    return _Pool(source, files, dest, sync).run(min(workers, len(files)))
 
 
 def _one(
-    zf: zipfile.ZipFile, member: Member, dest: Path | None, sync: TreeSync | None
+    source: ArchiveBytes, member: Member, dest: Path | None, sync: TreeSync | None
 ) -> Record:
     if dest is None:
-        _, digest, count = stream(zf, member, None)
+        _, digest, count = stream(source, member, None)
         return digest, count
-    return write_member(zf, member, dest, sync)
-
-
-def _descriptor(zf: zipfile.ZipFile) -> int | None:
-    """The descriptor under ``zf`` when threads can read it positionally."""
-    if not hasattr(os, "pread") or zf.fp is None:
-        return None
-    try:
-        return zf.fp.fileno()
-    except (AttributeError, OSError, ValueError):
-        return None
+    return write_member(source, member, dest, sync)
 
 
 class _Pool:
@@ -255,15 +277,12 @@ class _Pool:
 
     def __init__(
         self,
-        zf: zipfile.ZipFile,
-        fd: int,
-        size: int,
+        source: ArchiveBytes,
         files: list[Member],
         dest: Path | None,
         sync: TreeSync | None,
     ) -> None:
-        self.zf, self.fd, self.size = zf, fd, size
-        self.files, self.dest, self.sync = files, dest, sync
+        self.source, self.files, self.dest, self.sync = source, files, dest, sync
         self.records: list[Record | None] = [None] * len(files)
         self.failures: dict[int, BaseException] = {}
         self.lock = threading.Lock()
@@ -277,36 +296,27 @@ class _Pool:
             run, self.next = self.runs[self.next], self.next + 1
             return run
 
-    def _work(self, zf: zipfile.ZipFile) -> None:
+    def _work(self) -> None:
         while (run := self._take()) is not None:
             for index in run:
                 try:
                     member = self.files[index]
-                    self.records[index] = _one(zf, member, self.dest, self.sync)
+                    record = _one(self.source, member, self.dest, self.sync)
+                    self.records[index] = record
                 except BaseException as exc:  # raised by run(), in member order
                     with self.lock:
                         self.failures[index] = exc
                     break  # the rest of this run comes after it in order
 
-    def _thread(self) -> None:
-        try:
-            zf = zipfile.ZipFile(PositionalFile(self.fd, self.size))
-        except (OSError, *ARCHIVE_FAILURES):
-            # The calling thread streams whatever this one does not; a file that
-            # changed under us fails there, on its own member.
-            return
-        with zf:
-            self._work(zf)
-
     def run(self, workers: int) -> list[Record]:
         threads = [
-            threading.Thread(target=self._thread, name="market-extract", daemon=True)
+            threading.Thread(target=self._work, name="market-extract", daemon=True)
             for _ in range(workers - 1)
         ]
         for thread in threads:
             thread.start()
         try:
-            self._work(self.zf)
+            self._work()
         finally:
             with self.lock:
                 self.next = len(self.runs)  # nothing more is handed out
@@ -338,8 +348,9 @@ __all__ = [
     "CHUNK_BYTES",
     "DIR_MODE",
     "FILE_MODE",
+    "INFLATE",
     "PARALLEL_MIN_BYTES",
-    "PositionalFile",
+    "ArchiveBytes",
     "default_workers",
     "make_folders",
     "stream",
