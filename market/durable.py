@@ -352,6 +352,12 @@ class TreeSync:
             self._start_workers()
         self._queue.put(fd)
 
+    def written(self, fd: int) -> None:
+        """Part of a large file is written: start its write-back now (one sync of
+        the volume), so the disk is busy while the rest is produced."""
+        if self._volume and not self._closed:
+            start_writeback(fd)
+
     def _start_workers(self) -> None:
         if not self._threads:
             for _ in range(self._workers):

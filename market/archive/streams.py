@@ -28,7 +28,7 @@ import threading
 import zipfile
 import zlib
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
 from market.archive.directory import corrupt
 from market.archive.members import Member
@@ -49,6 +49,7 @@ FILE_MODE, DIR_MODE = 0o644, 0o755
 PARALLEL_MIN_BYTES = 4 * MIB
 MAX_WORKERS = 4
 RUN_FILES = 64  # members of one folder handed to a thread at once
+WRITEBACK_BYTES = 8 * MIB  # of a large file, written before its write-back starts
 
 _BAD_ZIP = (
     zipfile.BadZipFile,
@@ -137,8 +138,12 @@ def _chunks(source: ArchiveBytes, member: Member, state: dict[str, bool]):
         state["ended"] = bool(inflater.eof and not inflater.unused_data and not left)
 
 
+class _Writable(Protocol):
+    def write(self, data: bytes, /) -> Any: ...
+
+
 def stream(
-    source: ArchiveBytes, member: Member, out: IO[bytes] | None, *, keep: bool = False
+    source: ArchiveBytes, member: Member, out: _Writable | None, *, keep: bool = False
 ) -> tuple[bytes, str, int]:
     """Stream a member, counting and hashing: ``(bytes if keep, sha256, size)``."""
     name, declared = member.name, member.info.file_size
@@ -213,6 +218,24 @@ _CREATE = (
 )
 
 
+class _FileOut:
+    """Writes straight to a descriptor (the pieces are already large), and has the
+    write-back of a large file started every :data:`WRITEBACK_BYTES` while the rest
+    is still being inflated (see :meth:`TreeSync.written`)."""
+
+    def __init__(self, fd: int, sync: TreeSync | None) -> None:
+        self._fd, self._sync, self._pending = fd, sync, 0
+
+    def write(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        self._pending += len(data)
+        if self._sync is not None and self._pending >= WRITEBACK_BYTES:
+            self._pending = 0
+            self._sync.written(self._fd)
+
+
 def write_member(
     source: ArchiveBytes, member: Member, dest: Path, sync: TreeSync | None
 ) -> Record:
@@ -223,8 +246,7 @@ def write_member(
     try:
         if hasattr(os, "fchmod"):
             os.fchmod(fd, FILE_MODE)
-        with os.fdopen(fd, "wb", closefd=False) as out:
-            _, digest, count = stream(source, member, out)
+        _, digest, count = stream(source, member, _FileOut(fd, sync))
     except BaseException:
         os.close(fd)
         raise
