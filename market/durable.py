@@ -328,10 +328,11 @@ class TreeSync:
                 self._root_fd = os.open(self._root, flags)
 
     def _work(self) -> None:
+        flush = start_writeback if self._volume else os.fsync
         while (fd := self._queue.get()) is not None:
             try:
                 if self._error is None and not self._aborted:
-                    os.fsync(fd)
+                    flush(fd)
             except BaseException as exc:  # reported by finish()
                 self._error = self._error or exc
             finally:
@@ -342,12 +343,6 @@ class TreeSync:
         if self._closed:
             os.close(fd)
             raise RuntimeError("TreeSync is finished")
-        if self._volume:
-            try:
-                start_writeback(fd)
-            finally:
-                os.close(fd)
-            return
         with self._start:  # files may come from several extracting threads
             self._start_workers()
         self._queue.put(fd)
@@ -356,11 +351,13 @@ class TreeSync:
         """Part of a large file is written: start its write-back now (one sync of
         the volume), so the disk is busy while the rest is produced."""
         if self._volume and not self._closed:
-            start_writeback(fd)
+            self.file(os.dup(fd))
 
     def _start_workers(self) -> None:
         if not self._threads:
-            for _ in range(self._workers):
+            # One thread starts write-backs (each returns once its I/O is queued);
+            # several wait for fsyncs side by side.
+            for _ in range(1 if self._volume else self._workers):
                 thread = threading.Thread(
                     target=self._work, name="market-fsync", daemon=True
                 )
@@ -389,6 +386,9 @@ class TreeSync:
 
     def finish(self) -> None:
         self._drain()
+        if self._volume and self._error is not None:
+            self._close_root()
+            raise self._error
         if self._volume:
             try:
                 if self._root_fd is None:
