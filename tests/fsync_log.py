@@ -2,8 +2,9 @@
 
 ``FsLog`` wraps ``os.fsync`` (logged with the path of the descriptor, read from
 ``/proc/self/fd`` before the call), :func:`market.durable.syncfs` (logged as
-``("syncfs", path)``: it flushes everything under that path, and more), ``os.replace``, ``os.rename``, ``os.link``,
-``os.unlink``/``os.remove``, ``os.rmdir`` and the database connection's ``commit``,
+``("syncfs", path)``: it flushes everything under that path, and more),
+``os.replace``, ``os.rename``, ``os.link``, ``os.unlink``/``os.remove``,
+``os.rmdir`` and the database connection's ``commit``,
 and keeps one list of events: ``("fsync", path)``, ``("replace", src, dst)``,
 ``("unlink", path)``, ``("commit",)``, ... Paths are resolved, so they compare with
 ``FsLog.p(path)``. Thread-safe enough: ``list.append`` is atomic.
