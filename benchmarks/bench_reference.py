@@ -224,11 +224,13 @@ def measure_reads(args, ours: dict[int, int], refs: dict[int, int]) -> None:
 def settle(seconds: float) -> None:
     """Flush everything, then wait until the files just deleted are ``seconds`` old.
 
-    Nobody pays for the dirty pages of the one before. And ext4 does not hand out an
-    inode freed less than about 30 s ago: it checks and skips every such inode when
-    it allocates one, so creating 2,000 files right after deleting 2,000 costs about
-    half a millisecond of CPU per file (for every contestant alike), which no install
-    on a real machine pays.
+    Nobody pays for the dirty pages of the one before. And ext4 without a journal
+    (as this machine's root file system is) does not hand out an inode freed less
+    than 60 s ago (the kernel's ``RECENTCY_MIN``; 360 s while its inode table block
+    is dirty, hence the sync first): it checks and skips every such inode when it
+    allocates one, so creating 2,000 files right after deleting 2,000 costs about half
+    a millisecond of CPU per file (for every contestant alike), which no install on a
+    real machine pays.
     """
     os.sync()
     time.sleep(seconds)
@@ -350,7 +352,7 @@ def main() -> int:
     parser.add_argument(
         "--settle",
         type=float,
-        default=36.0,
+        default=65.0,
         help="seconds between the last uninstall and the next timed install",
     )
     parser.add_argument(

@@ -66,8 +66,10 @@ TEMP_SUFFIX = ".tmp"
 SYNC_WORKERS = 4
 SYNC_QUEUE = 128
 # Whether TreeSync may use one sync of the volume where the system offers it (the
-# tests turn it off to check the per-file way too).
+# tests turn it off to check the per-file way too), and from how many files: a few
+# concurrent fsyncs cost less than syncing whatever else is pending on the volume.
 VOLUME_SYNC = True
+VOLUME_SYNC_MIN_FILES = 64
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start write-back, do not wait
 
 
@@ -279,8 +281,9 @@ class TreeSync:
     finish on success, abort on an exception.
 
     Given the tree's ``root`` (a folder that exists, or is named with
-    :meth:`directory` before any file is written in it) and where the system allows,
-    the tree is flushed with one sync of its volume (see the module notes);
+    :meth:`directory` before any file is written in it), where the system allows and
+    unless fewer than :data:`VOLUME_SYNC_MIN_FILES` ``files`` are announced, the
+    tree is flushed with one sync of its volume (see the module notes);
     otherwise a few worker threads flush each file while the caller writes the next,
     and :meth:`finish` flushes the folders deepest first.
     """
@@ -289,10 +292,15 @@ class TreeSync:
         self,
         root: str | os.PathLike[str] | None = None,
         *,
+        files: int | None = None,
         workers: int = SYNC_WORKERS,
     ) -> None:
         self._root = os.fspath(root) if root is not None else None
-        self._volume = self._root is not None and volume_sync_available()
+        self._volume = (
+            self._root is not None
+            and volume_sync_available()
+            and (files is None or files >= VOLUME_SYNC_MIN_FILES)
+        )
         self._root_fd: int | None = None
         self._workers = max(1, workers)
         self._queue: queue.Queue[int | None] = queue.Queue(maxsize=SYNC_QUEUE)

@@ -206,4 +206,5 @@ def tree_sync(request, monkeypatch) -> str:
     if request.param == "volume" and not durable.volume_sync_available():
         pytest.fail("this Linux C library has no syncfs/sync_file_range")
     monkeypatch.setattr(durable, "VOLUME_SYNC", request.param == "volume")
+    monkeypatch.setattr(durable, "VOLUME_SYNC_MIN_FILES", 0)  # however small
     return request.param

@@ -213,6 +213,7 @@ def test_a_failed_flush_fails_the_install_and_leaves_nothing(
     result = build_tree()
     module = os if call == "fsync" else durable
     monkeypatch.setattr(durable, "VOLUME_SYNC", call != "fsync")
+    monkeypatch.setattr(durable, "VOLUME_SYNC_MIN_FILES", 0)
     real = getattr(module, call)
 
     def failing(fd):

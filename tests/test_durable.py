@@ -365,3 +365,20 @@ def test_without_the_volume_calls_a_rooted_tree_is_flushed_file_by_file(
     assert {fslog.p(tmp_path / n) for n in "ab"} | {fslog.p(tmp_path)} == set(flushed)
     last_file = max(flushed[fslog.p(tmp_path / n)] for n in "ab")
     assert flushed[fslog.p(tmp_path)] > last_file
+
+
+def test_a_small_tree_is_flushed_file_by_file(tmp_path, fslog):
+    """Fewer files than VOLUME_SYNC_MIN_FILES: their own flushes, no volume sync."""
+    count = durable.VOLUME_SYNC_MIN_FILES - 1
+    with durable.TreeSync(tmp_path, files=count) as sync:
+        sync.directory(tmp_path)
+        for fd in _tree_files(tmp_path, [f"f{i}" for i in range(count)]):
+            sync.file(fd)
+    assert fslog.syncs() == []
+    assert len(fslog.fsyncs()) == count + 1
+    with durable.TreeSync(tmp_path / "big", files=count + 1) as sync:
+        (tmp_path / "big").mkdir()
+        sync.directory(tmp_path / "big")
+        for fd in _tree_files(tmp_path / "big", [f"f{i}" for i in range(count + 1)]):
+            sync.file(fd)
+    assert fslog.syncs() == [fslog.p(tmp_path / "big")]

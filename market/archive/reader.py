@@ -19,7 +19,7 @@ import stat
 import threading
 import zipfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -248,16 +248,20 @@ def _read_bundle(
     limits: ArchiveLimits,
     allowlist: Allowlist | None,
     trust_level: str | None,
-    sync: TreeSync | None = None,
+    durable: bool = False,
     workers: int | None = None,
 ) -> BundleInfo:
-    with _open_bundle(path, limits) as bundle:
+    with _open_bundle(path, limits) as bundle, ExitStack() as stack:
         size = bundle.size
         members = iter_members(
             bundle.zf, limits, package_size=size, directory=bundle.directory
         )
         files = sorted((m for m in members if not m.is_dir), key=lambda m: m.name)
         manifest = _load_manifest(bundle.source, files, allowlist, trust_level)
+        sync = None
+        if dest is not None and durable:
+            # finished (flushed) when the content record has matched; aborted if not
+            sync = stack.enter_context(TreeSync(dest, files=len(files)))
         if dest is not None:
             os.mkdir(dest, DIR_MODE)
             created.append(dest)
@@ -273,6 +277,7 @@ def _read_bundle(
         ]
         verified, warnings = check_content(manifest.data, records)
         sha256 = bundle.sha256()
+        stack.close()  # the tree is on disk before this returns
     return BundleInfo(
         manifest=manifest,
         sha256=sha256,
@@ -314,21 +319,16 @@ def extract_bundle(
     are inflated, hashed and written on ``workers`` threads (default: one per core,
     see :func:`market.archive.streams.stream_members`). With ``durable``, every file
     and folder written is flushed to disk before this returns
-    (:class:`market.durable.TreeSync`: about one sync of the tree).
+    (:class:`market.durable.TreeSync`: one sync of the tree).
     """
     dest = Path(dest)
     if os.path.lexists(dest):
         raise FileExistsError(f"extraction destination {dest} already exists")
     created: list[Path] = []
     try:
-        if not durable:
-            return _read_bundle(
-                path, dest, created, limits, allowlist, trust_level, workers=workers
-            )
-        with TreeSync(dest) as sync:
-            return _read_bundle(
-                path, dest, created, limits, allowlist, trust_level, sync, workers
-            )
+        return _read_bundle(
+            path, dest, created, limits, allowlist, trust_level, durable, workers
+        )
     except BaseException:
         for folder in created:  # only ever the folder this call made
             shutil.rmtree(folder, ignore_errors=True)
