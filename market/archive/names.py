@@ -15,6 +15,7 @@ is built that would be refused.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Iterable
@@ -134,6 +135,7 @@ def _segment_problem(part: str) -> tuple[str, str] | None:
     return None
 
 
+@functools.lru_cache(maxsize=4096)  # folder names repeat along every path
 def fold_segment(segment: str) -> str:
     """One path segment as every file system we install on compares it.
 
