@@ -185,7 +185,8 @@ def ensure_dir(path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _write_all(fd: int, data: bytes) -> None:
+def write_all(fd: int, data: bytes) -> None:
+    """All of ``data`` to ``fd`` (``os.write`` may write less than asked)."""
     view = memoryview(data)
     while view:
         written = os.write(fd, view)
@@ -232,7 +233,7 @@ def _write_new(path: Path, data: bytes, mode: int) -> None:
     try:
         if not _WINDOWS:
             os.fchmod(fd, mode)  # exactly ``mode``, whatever the umask
-        _write_all(fd, data)
+        write_all(fd, data)
         os.fsync(fd)
     except BaseException:
         os.close(fd)
@@ -459,4 +460,5 @@ __all__ = [
     "syncfs",
     "temp_name",
     "volume_sync_available",
+    "write_all",
 ]

@@ -21,6 +21,7 @@ directory.
 
 from __future__ import annotations
 
+import os
 import struct
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
@@ -69,7 +70,22 @@ def corrupt(check: str, message: str, **details: Any) -> ArchiveError:
     return ArchiveError(message, details={"check": check, **details})
 
 
+def positional_fd(handle: IO[bytes]) -> int | None:
+    """The descriptor under ``handle`` when the system has positional reads."""
+    if not hasattr(os, "pread"):
+        return None  # Windows
+    try:
+        return handle.fileno()
+    except (AttributeError, OSError, ValueError):
+        return None  # not a real file
+
+
 def read_at(handle: IO[bytes], offset: int, size: int) -> bytes:
+    """``size`` bytes at ``offset`` (fewer at the end of the file): one positional
+    read where the system has them, leaving the handle's offset alone."""
+    fd = positional_fd(handle)
+    if fd is not None:
+        return os.pread(fd, size, offset)
     handle.seek(offset)
     return handle.read(size)
 
@@ -297,5 +313,7 @@ __all__ = [
     "Directory",
     "corrupt",
     "extra_fields",
+    "positional_fd",
+    "read_at",
     "read_directory",
 ]

@@ -11,7 +11,6 @@ believe the local header.
 
 from __future__ import annotations
 
-import os
 import struct
 import zipfile
 from collections.abc import Sequence
@@ -73,19 +72,6 @@ def check_layout(
     return data_offsets
 
 
-def _read_span(handle: IO[bytes], offset: int, size: int) -> bytes:
-    """``size`` bytes at ``offset`` (fewer at the end of the file): one positional
-    read where the system has them, leaving the handle's offset alone."""
-    if hasattr(os, "pread"):
-        try:
-            fd = handle.fileno()
-        except (AttributeError, OSError, ValueError):
-            pass
-        else:
-            return os.pread(fd, size, offset)
-    return read_at(handle, offset, size)
-
-
 def raw_name(info: zipfile.ZipInfo) -> bytes:
     """The name bytes of the central record (zipfile decoded them losslessly)."""
     encoding = "utf-8" if info.flag_bits & 0x800 else "cp437"
@@ -106,7 +92,7 @@ def _member_extent(handle: IO[bytes], member: Member, limit: int) -> tuple[int, 
     expected_name = raw_name(info)
     # One read for the header, the name and (as long as the central one) the extra
     # field; more only if the local header says they are longer.
-    head = _read_span(handle, start, _LOCAL.size + len(expected_name) + len(info.extra))
+    head = read_at(handle, start, _LOCAL.size + len(expected_name) + len(info.extra))
     if len(head) < _LOCAL.size:
         raise refuse("local_header", "its local header runs into the central directory")
     fields = _LOCAL.unpack_from(head)
@@ -121,7 +107,7 @@ def _member_extent(handle: IO[bytes], member: Member, limit: int) -> tuple[int, 
     if data_at > limit:
         raise refuse("local_header", "its local header runs into the central directory")
     if len(head) < _LOCAL.size + name_len + extra_len:
-        head = _read_span(handle, start, _LOCAL.size + name_len + extra_len)
+        head = read_at(handle, start, _LOCAL.size + name_len + extra_len)
     local_name = head[_LOCAL.size : _LOCAL.size + name_len]
     if local_name != expected_name:
         raise refuse("local_name", "the local header names a different file")

@@ -18,11 +18,11 @@ import shutil
 import stat
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from market.archive.contents import check_content, normalise_with_files
 from market.archive.directory import Directory, corrupt, read_directory
@@ -70,30 +70,35 @@ class BundleInfo:
     entries: tuple[str, ...]
 
 
-class _BundleHash:
-    """The SHA-256 of the first ``size`` bytes of ``fd``, computed on a thread of
-    its own (hashlib releases the GIL) while the caller checks and streams the
-    bundle: its bytes are read once more from the page cache, off the critical
-    path. :meth:`hexdigest` waits for it; :meth:`stop` abandons it."""
+def _sha256(source: ArchiveBytes, stopped: Callable[[], bool] = bool) -> str:
+    """The SHA-256 of the ``source.size`` bytes of the bundle (``""`` if stopped)."""
+    digest, offset = hashlib.sha256(), 0
+    while offset < source.size and not stopped():
+        chunk = source.read_at(offset, CHUNK_BYTES)
+        if not chunk:
+            raise corrupt("file", "the bundle changed while it was read")
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.hexdigest()
 
-    def __init__(self, fd: int, size: int) -> None:
-        self._fd, self._size = fd, size
-        self._digest = hashlib.sha256()
+
+class _BundleHash:
+    """:func:`_sha256` on a thread of its own (hashlib releases the GIL) while the
+    caller checks and streams the bundle: its bytes are read once more from the
+    page cache, off the critical path. :meth:`hexdigest` waits for it; :meth:`stop`
+    abandons it."""
+
+    def __init__(self, source: ArchiveBytes) -> None:
+        self._source = source
         self._stopped = False
+        self._result = ""
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="market-hash")
         self._thread.start()
 
     def _run(self) -> None:
-        offset = 0
         try:
-            while offset < self._size and not self._stopped:
-                want = min(CHUNK_BYTES, self._size - offset)
-                chunk = os.pread(self._fd, want, offset)
-                if not chunk:
-                    raise corrupt("file", "the bundle changed while it was read")
-                self._digest.update(chunk)
-                offset += len(chunk)
+            self._result = _sha256(self._source, lambda: self._stopped)
         except BaseException as exc:  # raised by hexdigest()
             self._error = exc
 
@@ -105,18 +110,7 @@ class _BundleHash:
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._digest.hexdigest()
-
-
-def _hash_now(handle: IO[bytes], size: int) -> str:
-    digest, left = hashlib.sha256(), size
-    handle.seek(0)
-    while left and (chunk := handle.read(min(CHUNK_BYTES, left))):
-        digest.update(chunk)
-        left -= len(chunk)
-    if left:
-        raise corrupt("file", "the bundle changed while it was read")
-    return digest.hexdigest()
+        return self._result
 
 
 @dataclass
@@ -164,10 +158,9 @@ def _open_bundle(
                 details={"limit": limits.max_package_bytes},
             )
         source = ArchiveBytes(handle, size)
-        threaded = hashed and source.parallel
-        hasher = _BundleHash(handle.fileno(), size) if threaded else None
+        hasher = _BundleHash(source) if hashed and source.parallel else None
         try:
-            sha256 = _hash_now(handle, size) if hashed and hasher is None else ""
+            sha256 = _sha256(source) if hashed and hasher is None else ""
             directory = read_directory(handle, size, limits)
             handle.seek(0)
             try:

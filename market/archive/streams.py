@@ -30,9 +30,9 @@ import zlib
 from pathlib import Path
 from typing import IO, Any, Protocol
 
-from market.archive.directory import corrupt
+from market.archive.directory import corrupt, positional_fd, read_at
 from market.archive.members import Member
-from market.durable import TreeSync
+from market.durable import TreeSync, write_all
 from market.errors import UnsafePathError
 
 INFLATE: Any
@@ -79,23 +79,12 @@ class ArchiveBytes:
 
     def __init__(self, handle: IO[bytes], size: int) -> None:
         self._handle, self.size = handle, size
-        self._fd: int | None = None
-        if hasattr(os, "pread"):
-            try:
-                self._fd = handle.fileno()
-            except (AttributeError, OSError, ValueError):
-                self._fd = None
-        self.parallel = self._fd is not None
+        self.parallel = positional_fd(handle) is not None
 
     def read_at(self, offset: int, n: int) -> bytes:
         """Up to ``n`` bytes at ``offset``, never one past :attr:`size`."""
         n = max(0, min(n, self.size - offset))
-        if not n:
-            return b""
-        if self._fd is not None:
-            return os.pread(self._fd, n, offset)
-        self._handle.seek(offset)
-        return self._handle.read(n)
+        return read_at(self._handle, offset, n) if n else b""
 
 
 def _chunks(source: ArchiveBytes, member: Member, state: dict[str, bool]):
@@ -227,9 +216,7 @@ class _FileOut:
         self._fd, self._sync, self._pending = fd, sync, 0
 
     def write(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(self._fd, view) :]
+        write_all(self._fd, data)
         self._pending += len(data)
         if self._sync is not None and self._pending >= WRITEBACK_BYTES:
             self._pending = 0
