@@ -16,17 +16,18 @@ commits after the last flush.
 A tree is made durable with one sync, not a flush per file: on a journalling file
 system every ``fsync`` waits for its own journal commit (and cache flush), so 2,000
 files flushed one by one cost seconds, where one sync of the same data costs about
-what writing it to the disk does. On Linux :class:`TreeSync` starts each file's
-write-back as soon as the file is written (``sync_file_range``, which does not wait)
-and ends with one ``syncfs`` of the volume, which waits for that write-back, flushes
-the folders and the disk cache once, and reports any write-back error on the volume
-since the tree was begun. ``syncfs`` also writes whatever else is pending on the
-volume; the kernel's dirty-page limits bound that. Where the C library has neither
-call (other systems), worker threads ``fsync`` each file while the next is written,
-then the folders. ``fsync`` and both calls release the GIL, so extraction keeps
-decompressing meanwhile. Folders cannot be opened or flushed on Windows, where a
-rename is made durable by the file system itself: :func:`fsync_dir` does nothing
-there.
+what writing it to the disk does. On Linux :class:`TreeSync` starts the write-back
+of each file of :data:`WRITEBACK_MIN_BYTES` or more as soon as it is written
+(``sync_file_range``, which does not wait; smaller files are left to the end) and
+ends with one ``syncfs`` of the volume, which waits for that write-back, writes the
+small files, flushes the folders and the disk cache once, and reports any write-back
+error on the volume since the tree was begun. ``syncfs`` also writes whatever else
+is pending on the volume; the kernel's dirty-page limits bound that. Where the C
+library has neither call (other systems), worker threads ``fsync`` each file while
+the next is written, then the folders. ``fsync`` and both calls release the GIL, so
+extraction keeps decompressing meanwhile. Folders cannot be opened or flushed on
+Windows, where a rename is made durable by the file system itself: :func:`fsync_dir`
+does nothing there.
 
 Pure: standard library only.
 """
@@ -71,6 +72,11 @@ SYNC_QUEUE = 128
 VOLUME_SYNC = True
 VOLUME_SYNC_MIN_FILES = 64
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start write-back, do not wait
+# With one sync of the volume, a file smaller than this is not written back on its
+# own: starting the write-back of thousands of small files one by one costs more
+# (a thread wake-up, a block allocation and a small write each) than the final
+# sync spends writing them together.
+WRITEBACK_MIN_BYTES = 256 * 1024
 
 
 @functools.cache
@@ -347,11 +353,19 @@ class TreeSync:
             finally:
                 os.close(fd)
 
-    def file(self, fd: int) -> None:
-        """Flush and close ``fd`` (this object owns it from now on, even on error)."""
+    def file(self, fd: int, size: int | None = None) -> None:
+        """Flush and close ``fd`` (this object owns it from now on, even on error).
+
+        ``size``, the bytes written to it if known: with one sync of the volume, a
+        file under :data:`WRITEBACK_MIN_BYTES` is closed at once, and written to
+        disk by the final sync.
+        """
         if self._closed:
             os.close(fd)
             raise RuntimeError("TreeSync is finished")
+        if self._volume and size is not None and size < WRITEBACK_MIN_BYTES:
+            os.close(fd)
+            return
         with self._start:  # files may come from several extracting threads
             self._start_workers()
         self._queue.put(fd)

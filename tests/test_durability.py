@@ -214,6 +214,7 @@ def test_a_failed_flush_fails_the_install_and_leaves_nothing(
     module = os if call == "fsync" else durable
     monkeypatch.setattr(durable, "VOLUME_SYNC", call != "fsync")
     monkeypatch.setattr(durable, "VOLUME_SYNC_MIN_FILES", 0)
+    monkeypatch.setattr(durable, "WRITEBACK_MIN_BYTES", 0)  # the small files too
     real = getattr(module, call)
 
     def failing(fd):

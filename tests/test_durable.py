@@ -299,6 +299,48 @@ def test_a_tree_is_flushed_by_one_sync_of_its_volume(tmp_path, fslog, monkeypatc
     assert started == [fslog.p(root / n) for n in ("a", "sub/b", "sub/c")]
 
 
+def test_small_files_are_left_to_the_volume_sync(tmp_path, fslog, monkeypatch):
+    """A file under WRITEBACK_MIN_BYTES is closed at once, its write-back not
+    started on its own: the final syncfs writes it (and reports its errors)."""
+    started: list[str] = []
+    real_start = durable.start_writeback
+
+    def start(fd):
+        started.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_start(fd)
+
+    monkeypatch.setattr(durable, "start_writeback", start)
+    monkeypatch.setattr(durable, "WRITEBACK_MIN_BYTES", 10_001)
+    closed: list[int] = []
+    real_close = os.close
+
+    def track_close(fd):
+        closed.append(fd)
+        real_close(fd)
+
+    monkeypatch.setattr(os, "close", track_close)
+    with durable.TreeSync(tmp_path) as sync:
+        small, large, unknown = _tree_files(tmp_path, ["small", "large", "unknown"])
+        os.write(large, b"y")
+        sync.file(small, 10_000)
+        assert closed == [small]  # closed by the caller's thread, not queued
+        sync.file(large, 10_001)
+        sync.file(unknown)  # no size given: written back like a large file
+    assert sorted(started) == [fslog.p(tmp_path / n) for n in ("large", "unknown")]
+    assert fslog.syncs() == [fslog.p(tmp_path)]
+    assert set(closed) >= {small, large, unknown}
+
+
+def test_small_files_are_flushed_one_by_one_without_the_volume_calls(
+    tmp_path, fslog, monkeypatch
+):
+    monkeypatch.setattr(durable, "_volume_calls", lambda: None)
+    with durable.TreeSync(tmp_path) as sync:
+        (fd,) = _tree_files(tmp_path, ["small"])
+        sync.file(fd, 1)
+    assert fslog.fsyncs().keys() == {fslog.p(tmp_path / "small")}
+
+
 def test_a_failed_volume_sync_is_raised_and_every_descriptor_closed(
     tmp_path, monkeypatch
 ):

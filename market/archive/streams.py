@@ -240,7 +240,7 @@ def write_member(
     if sync is None:
         os.close(fd)
     else:
-        sync.file(fd)  # flushed (or its write-back started) and closed
+        sync.file(fd, count)  # flushed (or its write-back started) and closed
     return digest, count
 
 
