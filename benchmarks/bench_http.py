@@ -12,6 +12,15 @@ load generator when wrk is missing) for:
   ``catalog/?search=`` (a word ten entries carry at every size);
 - ``list`` 200 (``Accept-Encoding: gzip``, served from the cache) and ``list`` 304.
 
+Every request carries ``Connection: close`` unless ``--keep-alive`` is given. A
+gthread worker serves a kept-alive connection until it closes, and which of the two
+workers accepts each of wrk's four connections is a race: in about a third of the
+runs one worker won three or four of them, serving them on one core while the other
+idled, which doubled p50 (2.8 against 5.3-6.2 ms for the same ``list`` 304, at 100
+entries as at 100,000). A connection per request spreads the requests over both
+workers the way many Studios' connections do, and keeps the spread between runs
+below the effects measured (3.7-4.3 ms for that 304, every run).
+
 The machine is shared, and its load moves from minute to minute: every request kind
 is measured on every size in turn, ``--rounds`` times, and the median round is
 reported, so no size is measured in a quieter minute than another.
@@ -177,14 +186,14 @@ def gunicorn(env: dict[str, str], port: int, workers: int):
 
 # --- requests -------------------------------------------------------------------
 # --- main -----------------------------------------------------------------------
-def cases(port: int, size: int) -> list[Case]:
-    """The requests to time at this size, each checked once before it is timed."""
+def cases(port: int, size: int, extra: dict[str, str]) -> list[Case]:
+    """The requests to time at this size (each with the ``extra`` headers)."""
     _, _, body = fetch(port, API + "catalog/")
     first = json.loads(body)
     deep = _deep_page(first, size)
     _, headers, _ = fetch(port, API + "list", {"Accept-Encoding": "gzip"})
     etag = headers["etag"]
-    return [
+    plain = [
         Case("keys (floor)", API + "keys", {}, 200),
         Case("health", API + "health", {}, 200),
         Case("catalog/ first", API + "catalog/", {}, 200),
@@ -198,6 +207,9 @@ def cases(port: int, size: int) -> list[Case]:
             304,
         ),
     ]
+    for case in plain:
+        case.headers = {**case.headers, **extra}
+    return plain
 
 
 def _deep_page(first: dict, size: int) -> str:
@@ -223,6 +235,11 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=4)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--keep", action="store_true", help="keep the bench databases")
+    parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="reuse connections (see the notes: the figures then vary between runs)",
+    )
     args = parser.parse_args()
     url = os.environ.get("DATABASE_URL", "")
     if not url:
@@ -243,11 +260,16 @@ def main() -> int:
         print(
             f"== HTTP reads: one gunicorn -w {args.workers} (gunicorn.conf.py) per "
             f"size on PostgreSQL, {runner.__name__[4:]} -t1 -c{args.connections}, "
+            f"{'kept alive' if args.keep_alive else 'a connection per request'}, "
             f"{args.rounds} rounds of {args.seconds} s, sizes interleaved; "
             f"{os.cpu_count()} cores, load {os.getloadavg()[0]:.1f} ==",
             flush=True,
         )
-        plan = {size: checked_cases(port, size) for size, (port, _) in servers.items()}
+        extra = {} if args.keep_alive else {"Connection": "close"}
+        plan = {
+            size: checked_cases(port, size, extra)
+            for size, (port, _) in servers.items()
+        }
         labels = [case.label for case in plan[sizes[0]]]
         # Round-robin over sizes for every request kind: on a shared machine the
         # load changes from minute to minute, and each size must see the same mix.
@@ -280,10 +302,10 @@ def main() -> int:
 LIST_BYTES: dict[int, tuple[int, int]] = {}
 
 
-def checked_cases(port: int, size: int) -> list[Case]:
+def checked_cases(port: int, size: int, extra: dict[str, str]) -> list[Case]:
     """The cases at this size, each answered once with the status it must have."""
     out = []
-    for case in cases(port, size):
+    for case in cases(port, size, extra):
         status, headers, body = fetch(port, case.path, case.headers)
         if status != case.status:
             raise SystemExit(f"{case.label}: HTTP {status} {body[:300]!r}")
