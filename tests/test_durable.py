@@ -274,17 +274,23 @@ def _tree_files(root, names):
     return fds
 
 
-def test_a_tree_is_flushed_by_one_sync_of_its_volume(tmp_path, fslog, monkeypatch):
-    """Each file's write-back starts when it is handed over; finish waits for all of
-    it with one syncfs through the tree's root, opened before any file was written."""
-    started: list[str] = []
+@pytest.fixture
+def started(monkeypatch) -> list[str]:
+    """The paths whose write-back was started, in order."""
+    paths: list[str] = []
     real_start = durable.start_writeback
 
     def start(fd):
-        started.append(os.readlink(f"/proc/self/fd/{fd}"))
+        paths.append(os.readlink(f"/proc/self/fd/{fd}"))
         real_start(fd)
 
     monkeypatch.setattr(durable, "start_writeback", start)
+    return paths
+
+
+def test_a_tree_is_flushed_by_one_sync_of_its_volume(tmp_path, fslog, started):
+    """Each file's write-back starts when it is handed over; finish waits for all of
+    it with one syncfs through the tree's root, opened before any file was written."""
     root = tmp_path / "tree"
     sync = durable.TreeSync(root)
     root.mkdir()
@@ -299,17 +305,9 @@ def test_a_tree_is_flushed_by_one_sync_of_its_volume(tmp_path, fslog, monkeypatc
     assert started == [fslog.p(root / n) for n in ("a", "sub/b", "sub/c")]
 
 
-def test_small_files_are_left_to_the_volume_sync(tmp_path, fslog, monkeypatch):
+def test_small_files_are_left_to_the_volume_sync(tmp_path, fslog, started, monkeypatch):
     """A file under WRITEBACK_MIN_BYTES is closed at once, its write-back not
     started on its own: the final syncfs writes it (and reports its errors)."""
-    started: list[str] = []
-    real_start = durable.start_writeback
-
-    def start(fd):
-        started.append(os.readlink(f"/proc/self/fd/{fd}"))
-        real_start(fd)
-
-    monkeypatch.setattr(durable, "start_writeback", start)
     monkeypatch.setattr(durable, "WRITEBACK_MIN_BYTES", 10_001)
     closed: list[int] = []
     real_close = os.close
