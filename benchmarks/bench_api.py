@@ -37,6 +37,9 @@ def setup_django(work: Path) -> None:
     os.environ["MARKET_PACKAGE_DIRS"] = str(work / "var" / "packages")
     os.environ["MARKET_MAX_PACKAGE_BYTES"] = str(1024**3)
     os.environ["ALLOWED_HOSTS"] = "testserver"
+    # The test client speaks plain HTTP, as a server behind no TLS proxy would.
+    os.environ["SECURE_SSL_REDIRECT"] = "false"
+    (work / "var" / "staticfiles").mkdir(parents=True, exist_ok=True)
     os.environ["DJANGO_SETTINGS_MODULE"] = "comfyvn_site.settings"
     import django
 
