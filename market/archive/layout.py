@@ -87,14 +87,13 @@ def _member_extent(handle: IO[bytes], member: Member, limit: int) -> tuple[int, 
     def refuse(check: str, why: str) -> ArchiveError:
         return corrupt(check, f"entry {name!r}: {why}", entry=name)
 
-    if start + _LOCAL.size > limit:
-        raise refuse("local_header", "its local header runs into the central directory")
+    overrun = "its local header runs into the central directory"
     expected_name = raw_name(info)
     # One read for the header, the name and (as long as the central one) the extra
     # field; more only if the local header says they are longer.
     head = read_at(handle, start, _LOCAL.size + len(expected_name) + len(info.extra))
-    if len(head) < _LOCAL.size:
-        raise refuse("local_header", "its local header runs into the central directory")
+    if start + _LOCAL.size > limit or len(head) < _LOCAL.size:
+        raise refuse("local_header", overrun)
     fields = _LOCAL.unpack_from(head)
     sig, flags, method, crc, csize, usize, name_len, extra_len = (
         fields[0],
@@ -103,16 +102,15 @@ def _member_extent(handle: IO[bytes], member: Member, limit: int) -> tuple[int, 
     )
     if sig != _LOCAL_SIG:
         raise refuse("local_header", "no local header where the directory says")
-    data_at = start + _LOCAL.size + name_len + extra_len
+    name_end = _LOCAL.size + name_len
+    data_at = start + name_end + extra_len
     if data_at > limit:
-        raise refuse("local_header", "its local header runs into the central directory")
-    if len(head) < _LOCAL.size + name_len + extra_len:
-        head = read_at(handle, start, _LOCAL.size + name_len + extra_len)
-    local_name = head[_LOCAL.size : _LOCAL.size + name_len]
-    if local_name != expected_name:
+        raise refuse("local_header", overrun)
+    if len(head) < name_end + extra_len:
+        head = read_at(handle, start, name_end + extra_len)
+    if head[_LOCAL.size : name_end] != expected_name:
         raise refuse("local_name", "the local header names a different file")
-    local_extra = head[_LOCAL.size + name_len : _LOCAL.size + name_len + extra_len]
-    extras = extra_fields(local_extra, name, "local")
+    extras = extra_fields(head[name_end : name_end + extra_len], name, "local")
     if UNICODE_PATH_EXTRA in extras:
         raise UnsafePathError(
             f"entry {name!r} carries a second (Info-ZIP Unicode) path",
